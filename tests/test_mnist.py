@@ -1,0 +1,203 @@
+"""Loading MNIST: the bundled copy, small generated copies, bad files, and downloads from a
+local HTTP server (the tests never reach the internet)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanocnn.datasets import MNIST, load_mnist, write_idx
+from nanocnn.datasets.idx import read_idx_bytes
+from nanocnn.datasets.mnist import FILES, MEAN, STD, TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS
+from nanocnn.errors import DataError
+
+
+def make_mnist(directory: Path, *, seed: int = 0, gz: bool = True) -> dict[str, np.ndarray]:
+    """Write a tiny MNIST (20 train, 10 test images) into ``directory``; return its arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, n in zip(FILES, (20, 20, 10, 10), strict=True):
+        shape = (n, 28, 28) if "images" in name else (n,)
+        arrays[name] = rng.integers(0, 256 if "images" in name else 10, shape, dtype=np.uint8)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        write_idx(directory / (f"{name}.gz" if gz else name), array)
+    return arrays
+
+
+def checksums_of(directory: Path) -> dict[str, str]:
+    """The SHA-256 of each MNIST file's decompressed content in ``directory``."""
+    return {
+        name: hashlib.sha256(read_idx_bytes(directory / f"{name}.gz")).hexdigest() for name in FILES
+    }
+
+
+def assert_matches(data: MNIST, arrays: dict[str, np.ndarray]) -> None:
+    """Check that ``data`` holds ``arrays`` scaled to [0, 1], with the documented shapes."""
+    assert data.x_train.shape == (20, 1, 28, 28)
+    assert data.x_test.shape == (10, 1, 28, 28)
+    assert data.x_train.dtype == data.x_test.dtype == np.float32
+    assert data.y_train.dtype == data.y_test.dtype == np.int64
+    np.testing.assert_allclose(data.x_train[:, 0] * 255, arrays[TRAIN_IMAGES], atol=1e-4)
+    np.testing.assert_array_equal(data.y_train, arrays[TRAIN_LABELS])
+
+
+@pytest.fixture(scope="module")
+def bundled() -> MNIST:
+    return load_mnist(download=False)
+
+
+def test_bundled_mnist_shapes_and_types(bundled: MNIST) -> None:
+    x_train, y_train, x_test, y_test = bundled
+    assert x_train.shape == (60000, 1, 28, 28)
+    assert x_test.shape == (10000, 1, 28, 28)
+    assert y_train.shape == (60000,)
+    assert y_test.shape == (10000,)
+    assert x_train.dtype == x_test.dtype == np.float32
+    assert y_train.dtype == y_test.dtype == np.int64
+    assert x_train.min() == 0.0
+    assert x_train.max() == 1.0
+    assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
+
+
+def test_bundled_mnist_statistics(bundled: MNIST) -> None:
+    assert abs(bundled.x_train.mean() - MEAN) < 1e-3
+    assert abs(bundled.x_train.std() - STD) < 1e-3
+    assert np.bincount(bundled.y_test).tolist()[:3] == [980, 1135, 1032]
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_loads_from_data_dir(tmp_path: Path, gz: bool) -> None:
+    arrays = make_mnist(tmp_path, gz=gz)
+    assert_matches(load_mnist(tmp_path, download=False, checksums={}), arrays)
+
+
+def test_normalize(tmp_path: Path) -> None:
+    arrays = make_mnist(tmp_path)
+    data = load_mnist(tmp_path, normalize=True, download=False, checksums=checksums_of(tmp_path))
+    assert data.x_test.dtype == np.float32
+    expected = (arrays[TEST_IMAGES].astype(np.float32) / 255 - MEAN) / STD
+    np.testing.assert_allclose(data.x_test[:, 0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "array", "message"),
+    [
+        (TRAIN_LABELS, np.zeros(19, dtype=np.uint8), "20 images, but .* has 19 labels"),
+        (TRAIN_LABELS, np.full(20, 10, dtype=np.uint8), "labels must be digits 0..9, found 10"),
+        (TRAIN_LABELS, np.zeros((20, 1), dtype=np.uint8), r"expected \(N,\) uint8 labels"),
+        (TEST_IMAGES, np.zeros((10, 20, 20), dtype=np.uint8), r"expected \(N, 28, 28\) uint8"),
+        (TEST_IMAGES, np.zeros((10, 28, 28), dtype=np.float32), r"expected \(N, 28, 28\) uint8"),
+    ],
+    ids=["count-mismatch", "label-out-of-range", "labels-2d", "images-20x20", "images-float"],
+)
+def test_inconsistent_files(tmp_path: Path, name: str, array: np.ndarray, message: str) -> None:
+    make_mnist(tmp_path)
+    write_idx(tmp_path / f"{name}.gz", array)
+    with pytest.raises(DataError, match=message) as info:
+        load_mnist(tmp_path, download=False, checksums={})
+    assert name in str(info.value)
+
+
+def test_checksum_mismatch(tmp_path: Path) -> None:
+    make_mnist(tmp_path)  # not the real MNIST, so the official checksums fail
+    with pytest.raises(DataError, match=f"{TRAIN_IMAGES}.gz: SHA-256 .* expected ba891046"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_missing_without_download_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=f"{TRAIN_IMAGES}.* not found in {tmp_path}"):
+        load_mnist(tmp_path, download=False)
+    with pytest.raises(DataError, match=f"not found in {tmp_path / 'cache' / 'mnist'}"):
+        load_mnist(cache_dir=tmp_path / "cache", download=False)
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """Serve ``tmp_path/www`` on 127.0.0.1; yield its base URL and the folder."""
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=root))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/", root
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_download_tries_mirrors_and_caches(tmp_path: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    arrays = make_mnist(root / "good")
+    checksums = checksums_of(root / "good")
+    cache = tmp_path / "cache"
+    mirrors = [f"{url}missing/", f"{url}good"]  # the first 404s; either URL form works
+    data = load_mnist(cache_dir=cache, mirrors=mirrors, checksums=checksums)
+    assert_matches(data, arrays)
+    assert sorted(path.name for path in (cache / "mnist").iterdir()) == sorted(
+        f"{name}.gz" for name in FILES
+    )
+    (root / "good").rename(root / "gone")  # the cache alone serves the second call
+    again = load_mnist(cache_dir=cache, download=False, checksums=checksums)
+    assert_matches(again, arrays)
+
+
+def test_download_into_data_dir(tmp_path: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    arrays = make_mnist(root)
+    data_dir = tmp_path / "mine"
+    data = load_mnist(data_dir, mirrors=[url], checksums=checksums_of(root))
+    assert_matches(data, arrays)
+    assert all((data_dir / f"{name}.gz").is_file() for name in FILES)
+
+
+def test_download_only_what_is_missing(tmp_path: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    arrays = make_mnist(root)
+    data_dir = tmp_path / "mine"
+    make_mnist(data_dir)
+    checksums = checksums_of(data_dir)
+    (data_dir / f"{TRAIN_IMAGES}.gz").unlink()
+    (root / f"{TEST_IMAGES}.gz").unlink()  # would fail if it were fetched
+    assert_matches(load_mnist(data_dir, mirrors=[url], checksums=checksums), arrays)
+
+
+def test_mirror_with_wrong_content_is_skipped(tmp_path: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    make_mnist(root / "wrong", seed=1)
+    arrays = make_mnist(root / "good", seed=0)
+    checksums = checksums_of(root / "good")
+    data = load_mnist(tmp_path / "d", mirrors=[f"{url}wrong/", f"{url}good/"], checksums=checksums)
+    assert_matches(data, arrays)
+
+
+def test_all_mirrors_failing_lists_what_was_tried(tmp_path: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    make_mnist(root / "wrong", seed=1)
+    (root / "junk").mkdir()
+    (root / "junk" / f"{TRAIN_IMAGES}.gz").write_bytes(b"\x1f\x8b not really gzip")
+    mirrors = [f"{url}missing/", f"{url}junk/", f"{url}wrong/"]
+    checksums = {name: "0" * 64 for name in FILES}  # no mirror serves these
+    data_dir = tmp_path / "d"
+    with pytest.raises(DataError, match=f"could not download MNIST file {TRAIN_IMAGES}") as info:
+        load_mnist(data_dir, mirrors=mirrors, checksums=checksums)
+    message = str(info.value)
+    assert f"{url}missing/{TRAIN_IMAGES}.gz: HTTP Error 404" in message
+    assert f"{url}junk/{TRAIN_IMAGES}.gz: " in message
+    assert "corrupt gzip" in message
+    assert f"{url}wrong/{TRAIN_IMAGES}.gz: SHA-256" in message
+    assert not data_dir.exists() or not any(data_dir.iterdir())  # nothing bad was kept

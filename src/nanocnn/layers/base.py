@@ -16,6 +16,7 @@ input. Neither method writes into the arrays it is given.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -57,8 +58,18 @@ class Layer:
         return None
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
-        return f"{type(self).__name__}({args})"
+        """The constructor call, with only the arguments that differ from their defaults."""
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+        }
+        args = []
+        for key, value in self.config().items():
+            if isinstance(value, list) and len(set(value)) == 1:
+                value = value[0]  # [5, 5] -> 5
+            if value != defaults.get(key, inspect.Parameter.empty):
+                args.append(f"{key}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
 
     def _missing_cache(self) -> RuntimeError:
         return RuntimeError(

@@ -1,0 +1,109 @@
+"""Batch normalisation with running statistics, as PyTorch's BatchNorm1d/2d.
+
+Per feature (channel), over the M values of the batch (N for 1-D, N*H*W for 2-D), training:
+
+    xhat = (x - mean) / sqrt(var + eps)            var biased (divided by M)
+    y    = weight * xhat + bias
+    running_mean <- (1 - momentum) * running_mean + momentum * mean
+    running_var  <- (1 - momentum) * running_var  + momentum * var * M / (M - 1)
+
+Backward (all sums over the M values of one feature):
+
+    dbias   = sum(dout)
+    dweight = sum(dout * xhat)
+    dx      = weight / (M * sqrt(var + eps)) * (M * dout - dbias - xhat * dweight)
+
+Inference uses the running statistics instead of the batch's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nanocnn.layers.base import Layer
+
+
+class _BatchNorm(Layer):
+    """Shared by the 1-D and 2-D forms, which differ only in the axes they reduce over."""
+
+    ndim = 0
+    axes: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: np.typing.DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        if num_features < 1:
+            raise ValueError(f"{type(self).__name__} needs num_features >= 1, got {num_features}")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.params = {
+            "weight": np.ones(num_features, dtype=dtype),
+            "bias": np.zeros(num_features, dtype=dtype),
+        }
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self.buffers = {
+            "running_mean": np.zeros(num_features, dtype=dtype),
+            "running_var": np.ones(num_features, dtype=dtype),
+        }
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}
+
+    def _per_feature(self, values: np.ndarray) -> np.ndarray:
+        """Reshape a (C,) vector so that it broadcasts against the input."""
+        return values.reshape((1, -1) + (1,) * (self.ndim - 2))
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._check_input(x, ndim=self.ndim, channels=self.num_features)
+        if training:
+            mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
+            count = x.size // self.num_features
+            if count < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs more than one value per feature to train, "
+                    f"got input of shape {x.shape}"
+                )
+            m = self.momentum
+            self.buffers["running_mean"] *= 1.0 - m
+            self.buffers["running_mean"] += m * mean
+            self.buffers["running_var"] *= 1.0 - m
+            self.buffers["running_var"] += (m * count / (count - 1)) * var
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        xhat = (x - self._per_feature(mean)) * self._per_feature(inv_std)
+        self._cache = (xhat, inv_std) if training else None
+        return xhat * self._per_feature(self.params["weight"]) + self._per_feature(
+            self.params["bias"]
+        )
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise self._missing_cache()
+        xhat, inv_std = self._cache
+        count = dout.size // self.num_features
+        dbias = np.sum(dout, axis=self.axes, out=self.grads["bias"])
+        dweight = np.sum(dout * xhat, axis=self.axes, out=self.grads["weight"])
+        scale = self._per_feature(self.params["weight"] * inv_std / count)
+        return scale * (count * dout - self._per_feature(dbias) - xhat * self._per_feature(dweight))
+
+
+class BatchNorm2D(_BatchNorm):
+    """``BatchNorm2D(num_features, eps=1e-5, momentum=0.1)`` on (N, C, H, W), per channel."""
+
+    ndim = 4
+    axes = (0, 2, 3)
+
+
+class BatchNorm1D(_BatchNorm):
+    """``BatchNorm1D(num_features, eps=1e-5, momentum=0.1)`` on (N, features), per feature."""
+
+    ndim = 2
+    axes = (0,)

@@ -1,0 +1,147 @@
+"""2-D convolution (strictly, cross-correlation, as in every framework) by im2col + one GEMM.
+
+Forward, with cols = im2col(x) of shape (C*kh*kw, N*Ho*Wo) and W2 = weight.reshape(O, C*kh*kw):
+
+    out2 = W2 @ cols + b[:, None]                      (O, N*Ho*Wo) -> (N, O, Ho, Wo)
+
+Backward, given dout2 = dout rearranged to (O, N*Ho*Wo):
+
+    dW2   = dout2 @ cols.T                             (O, C*kh*kw)
+    db    = dout2.sum(axis=1)                          (O,)
+    dcols = W2.T @ dout2                               (C*kh*kw, N*Ho*Wo)
+    dx    = col2im(dcols)                              (N, C, H, W)
+
+col2im adds overlapping windows together, which makes dx the "full" convolution of dout
+with the flipped kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from nanocnn.init import Init, init_weight
+from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, unpad
+from nanocnn.layers.base import Layer, as_pair, as_rng
+
+Padding = int | tuple[int, int] | Literal["same", "valid"]
+
+
+class Conv2D(Layer):
+    """``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)``.
+
+    Input (N, C_in, H, W), output (N, C_out, Ho, Wo) with
+    ``Ho = floor((H + 2 * pad_h - kh) / stride_h) + 1``. ``padding="same"`` keeps H and W
+    (stride 1 only; an even kernel pads one more at the bottom/right, like PyTorch);
+    ``"valid"`` means no padding. Parameters as in PyTorch: ``weight`` (C_out, C_in, kh, kw),
+    ``bias`` (C_out,).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = 0,
+        bias: bool = True,
+        init: Init = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: np.typing.DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"Conv2D needs positive channel counts, got in={in_channels}, out={out_channels}"
+            )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError(
+                f"Conv2D kernel_size and stride must be >= 1, got {kernel_size}, {stride}"
+            )
+        self.padding = padding
+        self.pads = _conv_pads(padding, self.kernel_size, self.stride)
+        self.init = init
+        kh, kw = self.kernel_size
+        fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
+        shape = (out_channels, in_channels, kh, kw)
+        self.params["weight"] = init_weight(shape, fan_in, fan_out, init, as_rng(rng), dtype)
+        if bias:
+            self.params["bias"] = np.zeros(out_channels, dtype=dtype)
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self._cache: tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int]] | None = None
+
+    def config(self) -> dict[str, Any]:
+        padding = list(self.padding) if isinstance(self.padding, tuple) else self.padding
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": padding,
+            "bias": "bias" in self.params,
+            "init": self.init,
+        }
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._check_input(x, ndim=4, channels=self.in_channels)
+        out_hw = _out_hw(self, x.shape)
+        xp = pad(x, self.pads)
+        cols = im2col(xp, self.kernel_size, self.stride, out_hw)  # (C*kh*kw, N*Ho*Wo)
+        weight = self.params["weight"].reshape(self.out_channels, -1)
+        out = weight @ cols  # (O, N*Ho*Wo)
+        if "bias" in self.params:
+            out += self.params["bias"][:, None]
+        self._cache = (cols, xp.shape, out_hw) if training else None
+        # (O, N*Ho*Wo) -> (O, N, Ho, Wo) -> (N, O, Ho, Wo)
+        return out.reshape(self.out_channels, x.shape[0], *out_hw).transpose(1, 0, 2, 3)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise self._missing_cache()
+        cols, padded_shape, out_hw = self._cache
+        # (N, O, Ho, Wo) -> (O, N*Ho*Wo)
+        dout2 = dout.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
+        weight = self.params["weight"].reshape(self.out_channels, -1)
+        np.matmul(dout2, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
+        if "bias" in self.params:
+            np.sum(dout2, axis=1, out=self.grads["bias"])
+        dcols = weight.T @ dout2  # (C*kh*kw, N*Ho*Wo)
+        dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride, out_hw)
+        return unpad(dxp, self.pads)
+
+
+def _conv_pads(padding: Padding, kernel: tuple[int, int], stride: tuple[int, int]) -> Pads:
+    """Translate the ``padding`` argument into (top, bottom, left, right) pads."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"Conv2D padding='same' needs stride 1, got stride {stride}")
+        (kh, kw) = kernel
+        return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+    if isinstance(padding, str):
+        raise ValueError(
+            f"Conv2D padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+        )
+    ph, pw = as_pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"Conv2D padding must be >= 0, got {padding}")
+    return (ph, ph, pw, pw)
+
+
+def _out_hw(layer: Conv2D, shape: tuple[int, ...]) -> tuple[int, int]:
+    """(Ho, Wo) for an input of ``shape``; a ValueError if the kernel does not fit."""
+    top, bottom, left, right = layer.pads
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    ho = output_size(shape[2], kh, sh, top, bottom)
+    wo = output_size(shape[3], kw, sw, left, right)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{layer!r}: input of spatial size {shape[2]}x{shape[3]} is smaller than the "
+            f"kernel {kh}x{kw} (after padding)"
+        )
+    return ho, wo

@@ -1,0 +1,90 @@
+"""The fully connected layer and the Flatten that leads into it.
+
+Dense, for x (N, in) and weight (out, in) as in PyTorch's Linear:
+
+    y  = x @ W.T + b          (N, out)
+    dx = dout @ W             (N, in)
+    dW = dout.T @ x           (out, in)
+    db = dout.sum(axis=0)     (out,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nanocnn.init import Init, init_weight
+from nanocnn.layers.base import Layer, as_rng
+
+
+class Dense(Layer):
+    """``Dense(in_features, out_features, bias=True)``: (N, in_features) -> (N, out_features)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: Init = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: np.typing.DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"Dense needs positive sizes, got in={in_features}, out={out_features}"
+            )
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init = init
+        shape = (out_features, in_features)
+        self.params["weight"] = init_weight(
+            shape, in_features, out_features, init, as_rng(rng), dtype
+        )
+        if bias:
+            self.params["bias"] = np.zeros(out_features, dtype=dtype)
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self._x: np.ndarray | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": "bias" in self.params,
+            "init": self.init,
+        }
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._check_input(x, ndim=2, channels=self.in_features)
+        out = x @ self.params["weight"].T
+        if "bias" in self.params:
+            out += self.params["bias"]
+        self._x = x if training else None
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._x is None:
+            raise self._missing_cache()
+        np.matmul(dout.T, self._x, out=self.grads["weight"])
+        if "bias" in self.params:
+            np.sum(dout, axis=0, out=self.grads["bias"])
+        return dout @ self.params["weight"]
+
+
+class Flatten(Layer):
+    """``Flatten()``: (N, d1, d2, ...) -> (N, d1 * d2 * ...), in C order as PyTorch's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
+        self._shape = x.shape if training else None
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._shape is None:
+            raise self._missing_cache()
+        return dout.reshape(self._shape)

@@ -1,0 +1,132 @@
+"""Max and average pooling over kh x kw windows, by looping over the window offsets.
+
+Max pooling: out = max over offsets k of window_k(x). Backward, the whole gradient of each
+output goes to the one input that won its window (the first maximum on ties, as PyTorch):
+
+    dx[window_k] += dout * (argmax == k)
+
+Average pooling: out = mean over offsets of window_k(x) (zero padding counts in the mean,
+PyTorch's default ``count_include_pad=True``). Backward, every input of a window gets an equal
+share: ``dx[window_k] += dout / (kh * kw)``.
+
+Windows may overlap (stride < kernel) or leave a remainder (sizes that do not tile); both work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nanocnn.kernels import Pads, output_size, pad, unpad, window
+from nanocnn.layers.base import Layer, as_pair
+
+
+class _Pool2D(Layer):
+    """What both pools share: arguments, output size, padding."""
+
+    pad_value = 0.0
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
+        ph, pw = as_pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError(f"{name} kernel_size and stride must be >= 1")
+        if not (0 <= ph <= self.kernel_size[0] // 2 and 0 <= pw <= self.kernel_size[1] // 2):
+            raise ValueError(
+                f"{name} padding must be between 0 and half the kernel size, got {padding}"
+            )
+        self.pads: Pads = (ph, ph, pw, pw)
+        self._cache: tuple | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": [self.pads[0], self.pads[2]],
+        }
+
+    def _padded(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """The padded input and the output size (Ho, Wo)."""
+        self._check_input(x, ndim=4)
+        top, bottom, left, right = self.pads
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        out_hw = (
+            output_size(x.shape[2], kh, sh, top, bottom),
+            output_size(x.shape[3], kw, sw, left, right),
+        )
+        if min(out_hw) < 1:
+            raise ValueError(
+                f"{self!r}: input of spatial size {x.shape[2]}x{x.shape[3]} is smaller than "
+                f"the window {kh}x{kw}"
+            )
+        return pad(x, self.pads, self.pad_value), out_hw
+
+    def _offsets(self) -> list[tuple[int, int]]:
+        return [(i, j) for i in range(self.kernel_size[0]) for j in range(self.kernel_size[1])]
+
+
+class MaxPool2D(_Pool2D):
+    """``MaxPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
+
+    ``stride`` defaults to ``kernel_size``; padding (at most half the kernel) is -inf.
+    """
+
+    pad_value = -np.inf
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        xp, out_hw = self._padded(x)
+        offsets = self._offsets()
+        out = window(xp, *offsets[0], self.stride, out_hw).copy()
+        argmax = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+        for k, (i, j) in enumerate(offsets[1:], start=1):
+            candidate = window(xp, i, j, self.stride, out_hw)
+            better = candidate > out
+            np.copyto(out, candidate, where=better)
+            argmax[better] = k
+        self._cache = (argmax, xp.shape, out_hw) if training else None
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise self._missing_cache()
+        argmax, padded_shape, out_hw = self._cache
+        dxp = np.zeros(padded_shape, dtype=dout.dtype)
+        for k, (i, j) in enumerate(self._offsets()):
+            window(dxp, i, j, self.stride, out_hw)[...] += np.where(argmax == k, dout, 0)
+        return unpad(dxp, self.pads)
+
+
+class AvgPool2D(_Pool2D):
+    """``AvgPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
+
+    ``stride`` defaults to ``kernel_size``; zero padding counts in the mean (as PyTorch).
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        xp, out_hw = self._padded(x)
+        offsets = self._offsets()
+        out = window(xp, *offsets[0], self.stride, out_hw).copy()
+        for i, j in offsets[1:]:
+            out += window(xp, i, j, self.stride, out_hw)
+        out *= 1.0 / len(offsets)
+        self._cache = (xp.shape, out_hw) if training else None
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise self._missing_cache()
+        padded_shape, out_hw = self._cache
+        share = dout * (1.0 / len(self._offsets()))
+        dxp = np.zeros(padded_shape, dtype=dout.dtype)
+        for i, j in self._offsets():
+            window(dxp, i, j, self.stride, out_hw)[...] += share
+        return unpad(dxp, self.pads)

@@ -1,0 +1,132 @@
+"""Loss functions: ``forward(pred, target) -> float`` and ``backward() -> dpred``.
+
+Every loss is a mean (over the batch for cross-entropy, over all elements for the regression
+losses, as PyTorch's ``reduction="mean"``). A loss that comes out NaN or infinite raises
+``NonFiniteLossError`` instead of letting NaN flow into the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nanocnn.errors import NonFiniteLossError
+
+
+class Loss:
+    """Base class: caches what ``backward`` needs and checks the result is finite."""
+
+    def __init__(self) -> None:
+        self._grad: np.ndarray | None = None
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        """The gradient of the last ``forward``'s loss with respect to ``pred``."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
+        return self._grad
+
+    def _finite(self, value: np.floating, pred: np.ndarray) -> float:
+        if not np.isfinite(value):
+            bad = "contains NaN/inf" if not np.all(np.isfinite(pred)) else "is finite"
+            raise NonFiniteLossError(
+                f"{type(self).__name__} is {value} (the prediction {bad}); the training has "
+                f"diverged: try a lower learning rate"
+            )
+        return float(value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused: logits (N, K) and int labels (N,) -> mean loss.
+
+    log p = z - logsumexp(z)       (z shifted by its row max: no overflow at |z| ~ 1e4)
+    loss  = -mean_n log p[n, y_n]
+    dz    = (p - onehot(y)) / N
+    """
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        target = np.asarray(target)
+        if pred.ndim != 2 or target.shape != (pred.shape[0],):
+            raise ValueError(
+                f"SoftmaxCrossEntropy expected logits (N, K) and labels (N,), "
+                f"got {pred.shape} and {target.shape}"
+            )
+        if not np.issubdtype(target.dtype, np.integer):
+            raise ValueError(f"SoftmaxCrossEntropy expected integer labels, got {target.dtype}")
+        n, classes = pred.shape
+        if n and (target.min() < 0 or target.max() >= classes):
+            raise ValueError(
+                f"SoftmaxCrossEntropy labels must lie in [0, {classes}), "
+                f"got values from {target.min()} to {target.max()}"
+            )
+        shifted = pred - np.max(pred, axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        rows = np.arange(n)
+        loss = -np.mean(log_probs[rows, target])
+        grad = np.exp(log_probs)
+        grad[rows, target] -= 1.0
+        grad *= 1.0 / n
+        self._grad = grad
+        return self._finite(loss, pred)
+
+
+class _Regression(Loss):
+    """Shared shape handling: ``pred`` and ``target`` of one shape, or (N, 1) against (N,)."""
+
+    def _difference(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        target = np.asarray(target)
+        if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
+            target = target[:, None]
+        if target.shape != pred.shape:
+            raise ValueError(
+                f"{type(self).__name__} expected target of shape {pred.shape} (or (N,) for "
+                f"predictions (N, 1)), got {target.shape}"
+            )
+        return pred - target.astype(pred.dtype, copy=False)
+
+
+class MSELoss(_Regression):
+    """Mean squared error: ``mean((pred - target)**2)``; d/dpred = 2 (pred - target) / size."""
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        diff = self._difference(pred, target)
+        self._grad = diff * (2.0 / diff.size)
+        return self._finite(np.mean(diff * diff), pred)
+
+
+class L1Loss(_Regression):
+    """Mean absolute error: ``mean(|pred - target|)``; d/dpred = sign(pred - target) / size."""
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        diff = self._difference(pred, target)
+        self._grad = np.sign(diff) * (1.0 / diff.size)
+        return self._finite(np.mean(np.abs(diff)), pred)
+
+
+class HuberLoss(_Regression):
+    """``HuberLoss(delta=1.0)``: quadratic for |d| <= delta, linear beyond (as PyTorch).
+
+    loss = mean(0.5 d**2 if |d| <= delta else delta * (|d| - 0.5 delta))
+    d/dpred = clip(d, -delta, delta) / size
+    """
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
+        if delta <= 0:
+            raise ValueError(f"HuberLoss delta must be positive, got {delta}")
+        self.delta = float(delta)
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        diff = self._difference(pred, target)
+        size = np.abs(diff)
+        quadratic = np.minimum(size, self.delta)
+        loss = np.mean(0.5 * quadratic * quadratic + self.delta * (size - quadratic))
+        self._grad = np.clip(diff, -self.delta, self.delta) * (1.0 / diff.size)
+        return self._finite(loss, pred)
+
+    def __repr__(self) -> str:
+        return f"HuberLoss(delta={self.delta})"

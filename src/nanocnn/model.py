@@ -1,0 +1,234 @@
+"""``Sequential``: a model is a list of layers, run forward in order and backward in reverse.
+
+Parameters get dotted names ``"<layer index>.<param name>"`` (``"0.weight"``), the same names
+PyTorch's ``nn.Sequential`` gives, so state dicts move between the two. A model file holds the
+weights *and* the architecture (each layer's type and constructor arguments), so the file
+alone rebuilds the model: ``model.save(path)`` and ``nanocnn.load(path)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanocnn.errors import ModelFileError
+from nanocnn.layers import LAYER_TYPES, Layer
+from nanocnn.serialization import load_arrays, save_arrays
+
+MODEL_FORMAT = "nanocnn-model"
+MODEL_VERSION = 1
+
+
+class Sequential:
+    """``Sequential(*layers)``. ``training`` (False until ``train()``) is the default mode;
+    ``metadata`` is a JSON-serialisable dict saved with the model (its task, class names...).
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential item {index} is not a layer: {layer!r}")
+        self.layers = list(layers)
+        self.training = False
+        self.metadata: dict[str, Any] = {}
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Layer:
+        return self.layers[index]
+
+    def train(self) -> Sequential:
+        """Switch the default mode to training (dropout on, batch statistics)."""
+        self.training = True
+        return self
+
+    def eval(self) -> Sequential:
+        """Switch the default mode to inference."""
+        self.training = False
+        return self
+
+    def forward(self, x: np.ndarray, training: bool | None = None) -> np.ndarray:
+        """Run every layer on ``x``; ``training=None`` uses the model's mode."""
+        training = self.training if training is None else training
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Back-propagate ``dout`` (the loss gradient of the output); fills every ``grads``."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """Inference on ``x`` in batches; keeps no caches. Returns the stacked outputs."""
+        if len(x) == 0:
+            raise ValueError("predict() got an empty input")
+        outputs = [
+            self.forward(x[start : start + batch_size], training=False)
+            for start in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(outputs)
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(dotted name, parameter, gradient) for every trainable array, for the optimizers."""
+        return [
+            (f"{index}.{name}", param, layer.grads[name])
+            for index, layer in enumerate(self.layers)
+            for name, param in layer.params.items()
+        ]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the parameters (float32 unless converted with :meth:`astype`)."""
+        for _, param, _ in self.parameters():
+            return param.dtype
+        return np.dtype(np.float32)
+
+    def astype(self, dtype: np.typing.DTypeLike) -> Sequential:
+        """Convert every layer's arrays to ``dtype``; build optimizers afterwards."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        return {
+            f"{index}.{name}": value.copy()
+            for index, layer in enumerate(self.layers)
+            for store in (layer.params, layer.buffers)
+            for name, value in store.items()
+        }
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy ``state`` into the model in place, after checking every name and shape."""
+        own = {
+            f"{index}.{name}": value
+            for index, layer in enumerate(self.layers)
+            for store in (layer.params, layer.buffers)
+            for name, value in store.items()
+        }
+        problems = [f"missing {name!r} {own[name].shape}" for name in own if name not in state]
+        problems += [f"unexpected {name!r}" for name in state if name not in own]
+        problems += [
+            f"{name!r} has shape {np.shape(state[name])}, the model needs {value.shape}"
+            for name, value in own.items()
+            if name in state and np.shape(state[name]) != value.shape
+        ]
+        if problems:
+            raise ValueError("state dict does not fit the model: " + "; ".join(problems))
+        for name, value in own.items():
+            value[...] = state[name]
+
+    def config(self) -> list[dict[str, Any]]:
+        """The architecture: each layer's type and constructor arguments."""
+        return [{"type": type(layer).__name__, **layer.config()} for layer in self.layers]
+
+    @classmethod
+    def from_config(cls, config: list[dict[str, Any]]) -> Sequential:
+        """Rebuild a model (fresh weights) from :meth:`config`'s output."""
+        layers = []
+        for index, spec in enumerate(config):
+            args = dict(spec)
+            kind = args.pop("type", None)
+            if kind not in LAYER_TYPES:
+                raise ValueError(f"layer {index}: unknown layer type {kind!r}")
+            layers.append(LAYER_TYPES[kind](**args))
+        return cls(*layers)
+
+    def summary(self, input_shape: tuple[int, ...]) -> str:
+        """A table of layers, output shapes and parameter counts for one input of
+        ``input_shape`` (without the batch axis, e.g. ``(1, 28, 28)``)."""
+        x = np.zeros((1, *input_shape), dtype=self.dtype)
+        rows = [("input", str(tuple(input_shape)), "")]
+        for index, layer in enumerate(self.layers):
+            x = layer.forward(x, training=False)
+            count = sum(value.size for value in layer.params.values())
+            rows.append((f"{index}: {layer!r}", str(x.shape[1:]), f"{count:,}" if count else ""))
+        total = sum(param.size for _, param, _ in self.parameters())
+        width = max(len(row[0]) for row in rows)
+        lines = [f"{'layer':<{width}}  {'output shape':<16} {'params':>10}"]
+        lines.append("-" * len(lines[0]))
+        lines += [f"{name:<{width}}  {shape:<16} {count:>10}" for name, shape, count in rows]
+        lines.append("-" * len(lines[0]))
+        lines.append(f"total parameters: {total:,}")
+        return "\n".join(lines)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write weights, buffers, architecture and ``metadata`` to ``path`` atomically.
+        The file alone rebuilds the model with :func:`nanocnn.load`."""
+        header = {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "layers": self.config(),
+            "metadata": self.metadata,
+        }
+        return save_arrays(path, self.state_dict(), header)
+
+    def __repr__(self) -> str:
+        body = "".join(f"\n  ({index}): {layer!r}" for index, layer in enumerate(self.layers))
+        return f"Sequential({body}\n)"
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """Rebuild the model saved at ``path`` by :meth:`Sequential.save`.
+
+    The model's ``metadata`` attribute holds the metadata saved with it. Raises
+    ``ModelFileError`` naming the file and the problem for anything that is not such a file.
+    """
+    arrays, header = load_arrays(path)
+    if header.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path}: not a nanocnn model file (format {header.get('format')!r})")
+    if header.get("version") != MODEL_VERSION:
+        raise ModelFileError(f"{path}: unsupported model file version {header.get('version')!r}")
+    layers = header.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        raise ModelFileError(f"{path}: the architecture is not a list of layers")
+    _check_sizes(path, layers, arrays)
+    try:
+        model = Sequential.from_config(layers)
+        dtype = next(iter(arrays.values())).dtype if arrays else np.float32
+        model.astype(dtype)
+        model.load_state_dict(arrays)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: {error}") from error
+    metadata = header.get("metadata")
+    model.metadata = metadata if isinstance(metadata, dict) else {}
+    return model
+
+
+def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
+    """Refuse an architecture whose layers would allocate more than the file's arrays hold,
+    before building it: a small hostile file must not make the loader allocate gigabytes."""
+    budget = sum(array.size for array in arrays.values()) + 1
+    for index, spec in enumerate(layers):
+        sizes = [
+            value
+            for key in (
+                "in_channels",
+                "out_channels",
+                "in_features",
+                "out_features",
+                "num_features",
+            )
+            if isinstance(value := spec.get(key), int)
+        ]
+        kernel = spec.get("kernel_size", 1)
+        kernel = kernel if isinstance(kernel, list) else [kernel, kernel]
+        if all(isinstance(k, int) for k in kernel):
+            sizes += kernel
+        if int(np.prod(sizes, dtype=np.float64)) > budget:
+            raise ModelFileError(
+                f"{path}: layer {index} ({spec.get('type')}) is larger than the weights the "
+                f"file holds"
+            )

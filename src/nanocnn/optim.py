@@ -1,0 +1,171 @@
+"""SGD and Adam with PyTorch's update rules. ``step()`` updates the parameters in place.
+
+An optimizer is given ``model.parameters()``: (name, param, grad) triples whose ``grad`` arrays
+the layers overwrite in place on every backward. Its state (momentum, moments) is kept by
+parameter name, so ``state_dict()`` can be saved beside the model and restored to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+Parameters = Iterable[tuple[str, np.ndarray, np.ndarray]]
+
+
+class Optimizer:
+    """Base class: the parameter list, the learning rate ``lr`` and the named state."""
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Parameters, lr: float, weight_decay: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if lr <= 0 or weight_decay < 0:
+            raise ValueError(
+                f"{type(self).__name__} needs lr > 0 and weight_decay >= 0, "
+                f"got lr={lr}, weight_decay={weight_decay}"
+            )
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.steps = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {
+            slot: {name: np.zeros_like(param) for name, param, _ in self.params}
+            for slot in self.state_names
+        }
+
+    def step(self) -> None:
+        """Apply one update to every parameter, from the gradients of the last backward."""
+        self.steps += 1
+        for name, param, grad in self.params:
+            self._update(name, param, grad)
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat arrays: ``"steps"``, ``"lr"`` and ``"<slot>.<param name>"`` for each state."""
+        state = {"steps": np.array(self.steps), "lr": np.array(self.lr)}
+        for slot, values in self.state.items():
+            state.update({f"{slot}.{name}": value.copy() for name, value in values.items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned; names and shapes must match."""
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        wrong = [k for k in expected if k in state and np.shape(state[k]) != expected[k].shape]
+        if missing or unexpected or wrong:
+            raise ValueError(
+                f"{type(self).__name__} state does not match: missing {missing}, "
+                f"unexpected {unexpected}, wrong shape {wrong}"
+            )
+        self.steps, self.lr = int(state["steps"]), float(state["lr"])
+        for slot, values in self.state.items():
+            for name, value in values.items():
+                value[...] = state[f"{slot}.{name}"]
+
+
+class SGD(Optimizer):
+    """``SGD(params, lr, momentum=0.0, nesterov=False, weight_decay=0.0)``.
+
+    g = grad + weight_decay * p
+    v = momentum * v + g                       (v starts at 0)
+    p -= lr * (g + momentum * v if nesterov else v)
+    """
+
+    def __init__(
+        self,
+        params: Parameters,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD with nesterov=True needs momentum > 0")
+        self.state_names = ("momentum_buffer",) if momentum else ()
+        super().__init__(params, lr, weight_decay)
+        self.momentum, self.nesterov = float(momentum), nesterov
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param
+        if self.momentum:
+            velocity = self.state["momentum_buffer"][name]
+            velocity *= self.momentum
+            velocity += grad
+            grad = grad + self.momentum * velocity if self.nesterov else velocity
+        param -= self.lr * grad
+
+    def __repr__(self) -> str:
+        return (
+            f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+            f"weight_decay={self.weight_decay})"
+        )
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False)``.
+
+    g = grad + weight_decay * p               (L2 penalty; skipped when decoupled)
+    p *= 1 - lr * weight_decay                (AdamW's decoupled decay, when decoupled)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g**2
+    p -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)
+    """
+
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(
+        self,
+        params: Parameters,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
+        super().__init__(params, lr, weight_decay)
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"Adam betas must lie in [0, 1), got {betas}")
+        self.betas, self.eps, self.decoupled = (float(betas[0]), float(betas[1])), eps, decoupled
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
+        b1, b2 = self.betas
+        if self.weight_decay and self.decoupled:
+            param *= 1.0 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            grad = grad + self.weight_decay * param
+        m, v = self.state["exp_avg"][name], self.state["exp_avg_sq"][name]
+        m *= b1
+        m += (1.0 - b1) * grad
+        v *= b2
+        v += (1.0 - b2) * grad * grad
+        correction1 = 1.0 - b1**self.steps
+        correction2 = 1.0 - b2**self.steps
+        denom = np.sqrt(v) * (1.0 / correction2**0.5)
+        denom += self.eps
+        param -= (self.lr / correction1) * m / denom
+
+    def __repr__(self) -> str:
+        return (
+            f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, "
+            f"weight_decay={self.weight_decay}, decoupled={self.decoupled})"
+        )
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch's default 0.01."""
+
+    def __init__(
+        self,
+        params: Parameters,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, decoupled=True)

@@ -1,0 +1,158 @@
+"""Sequential: the README snippet, names, state dicts, model files, summary, overfitting."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+import nanocnn as nc
+
+
+def lenet(seed: int = 0) -> nc.Sequential:
+    rng = np.random.default_rng(seed)
+    return nc.Sequential(
+        nc.Conv2D(1, 6, kernel_size=5, rng=rng), nc.ReLU(), nc.MaxPool2D(2),
+        nc.Conv2D(6, 16, kernel_size=5, rng=rng), nc.ReLU(), nc.MaxPool2D(2),
+        nc.Flatten(), nc.Dense(256, 120, rng=rng), nc.ReLU(), nc.Dense(120, 84, rng=rng),
+        nc.ReLU(), nc.Dense(84, 10, rng=rng),
+    )  # fmt: skip
+
+
+def test_the_readme_snippet_trains():
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 16)
+    model = lenet()
+    loss_fn = nc.SoftmaxCrossEntropy()
+    opt = nc.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(5):
+        logits = model.forward(x, training=True)
+        losses.append(loss_fn.forward(logits, y))
+        model.backward(loss_fn.backward())
+        opt.step()
+    assert losses[-1] < losses[0]
+    assert logits.dtype == np.float32
+    summary = model.summary((1, 28, 28))
+    assert "(16, 4, 4)" in summary and "total parameters: 44,426" in summary
+
+
+def test_parameter_names_are_dotted_like_pytorch():
+    names = [name for name, _, _ in lenet().parameters()]
+    assert names[:4] == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    assert names[-1] == "11.bias"
+
+
+def test_predict_equals_forward_in_batches():
+    model = lenet()
+    x = np.random.default_rng(1).random((23, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x, batch_size=5), model.forward(x), atol=1e-5)
+
+
+def test_train_and_eval_set_the_default_mode():
+    model = nc.Sequential(nc.Dropout(0.5, rng=0))
+    x = np.ones((4, 100), dtype=np.float32)
+    assert model.forward(x) is x
+    assert not np.array_equal(model.train().forward(x), x)
+    assert model.eval().forward(x) is x
+
+
+def test_save_and_load_round_trip_bit_exactly(tmp_path):
+    model = nc.Sequential(
+        nc.Conv2D(1, 4, 3, padding="same", rng=0), nc.BatchNorm2D(4), nc.LeakyReLU(0.2),
+        nc.AvgPool2D(2), nc.Flatten(), nc.Dropout(0.3), nc.Dense(4 * 14 * 14, 10, rng=0),
+    )  # fmt: skip
+    model.forward(np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32), True)
+    model.metadata = {"task": "mnist", "classes": list(range(10))}
+    path = model.save(tmp_path / "sub" / "model.npz")
+    loaded = nc.load(path)
+    assert repr(loaded) == repr(model)
+    assert loaded.metadata == model.metadata
+    for (name, value), (name2, value2) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert name == name2 and value.dtype == value2.dtype
+        np.testing.assert_array_equal(value, value2)
+    x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert [p.name for p in tmp_path.joinpath("sub").iterdir()] == ["model.npz"]  # no temp left
+
+
+def test_load_state_dict_names_what_is_wrong():
+    model = lenet()
+    state = model.state_dict()
+    del state["3.bias"]
+    state["7.weight"] = np.zeros((3, 3))
+    state["99.weight"] = np.zeros(1)
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(state)
+    message = str(error.value)
+    assert "missing '3.bias'" in message
+    assert "'7.weight' has shape (3, 3), the model needs (120, 256)" in message
+    assert "unexpected '99.weight'" in message
+
+
+def test_a_file_with_a_missing_or_misshapen_tensor_is_named(tmp_path):
+    model = lenet()
+    path = model.save(tmp_path / "model.npz")
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(tmp_path / "missing.npz", "w") as archive:
+        for name, data in entries.items():
+            if name != "9.weight.npy":
+                archive.writestr(name, data)
+    with pytest.raises(nc.ModelFileError, match=r"missing\.npz.*missing '9\.weight'"):
+        nc.load(tmp_path / "missing.npz")
+
+    state = model.state_dict()
+    state["0.weight"] = np.zeros((6, 1, 3, 3), np.float32)
+    from nanocnn.serialization import load_arrays, save_arrays
+
+    _, header = load_arrays(path)
+    save_arrays(tmp_path / "shape.npz", state, header)
+    with pytest.raises(nc.ModelFileError, match=r"'0\.weight' has shape \(6, 1, 3, 3\)"):
+        nc.load(tmp_path / "shape.npz")
+
+
+def test_truncated_and_foreign_files_get_a_clear_error(tmp_path):
+    path = lenet().save(tmp_path / "model.npz")
+    data = path.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(nc.ModelFileError, match=r"truncated\.npz"):
+        nc.load(tmp_path / "truncated.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(nc.ModelFileError, match=r"text\.npz"):
+        nc.load(tmp_path / "text.npz")
+    np.savez(tmp_path / "plain.npz", a=np.zeros(3))
+    with pytest.raises(nc.ModelFileError, match="no __header__"):
+        nc.load(tmp_path / "plain.npz")
+    np.savez(tmp_path / "pickle.npz", a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(nc.ModelFileError, match="forbidden dtype"):
+        nc.load(tmp_path / "pickle.npz")
+    with pytest.raises(nc.ModelFileError, match="no such file"):
+        nc.load(tmp_path / "absent.npz")
+
+
+def test_overfits_64_samples():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 1, 12, 12), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    model = nc.Sequential(
+        nc.Conv2D(1, 8, 3, padding=1, rng=rng), nc.ReLU(), nc.MaxPool2D(2),
+        nc.Flatten(), nc.Dense(8 * 6 * 6, 64, rng=rng), nc.ReLU(), nc.Dense(64, 10, rng=rng),
+    )  # fmt: skip
+    loss_fn = nc.SoftmaxCrossEntropy()
+    opt = nc.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss_fn.forward(model.forward(x, training=True), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+    accuracy = np.mean(model.predict(x).argmax(axis=1) == y)
+    assert accuracy == 1.0
+
+
+def test_sequential_rejects_non_layers():
+    with pytest.raises(TypeError, match="item 1"):
+        nc.Sequential(nc.ReLU(), "relu")

@@ -1,0 +1,134 @@
+"""Turn a photo or drawing of one digit into a 28×28 input shaped like the MNIST digits.
+
+MNIST's digits are light ink on a dark background, size-normalised to fit a 20×20 box (keeping
+their aspect ratio, antialiased) and placed in a 28×28 field so that their centre of mass lies
+at its centre. ``preprocess_digit`` does the same to any image ``open_image`` reads:
+
+>>> x = preprocess_digit("my-seven.png")  # doctest: +SKIP
+>>> x.shape, x.dtype  # doctest: +SKIP
+((1, 28, 28), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nanocnn._optional import require
+from nanocnn.errors import BlankImageError
+from nanocnn.images import ImageSource, open_image
+
+SIZE = 28  # side of the output field
+BOX = 20  # side of the box the digit is scaled to fit
+INK_THRESHOLD = 0.2  # levels below this fraction of the way from paper to ink are background ...
+NOISE_SIGMAS = 5.0  # ... and so are those within this many standard deviations of the paper's
+MIN_CONTRAST = 0.15  # ink at least this much brighter than the paper (levels in [0, 1])
+TRIM = 0.005  # ink mass left outside the crop at each side: specks of dust, stray noise
+MIN_EXTENT = 0.04  # the ink's longer side, as a fraction of the image's shorter side ...
+MIN_EXTENT_PX = 3  # ... and in pixels, below which the ink is a stray dot, not a digit
+MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a normal's sigma
+
+BLANK_MESSAGE = "no digit found: draw a digit, dark on light or light on dark"
+SPECK_MESSAGE = "no digit found: draw a digit, larger than a dot"
+
+
+def preprocess_digit(image: ImageSource) -> np.ndarray:
+    """Return ``image`` as one MNIST-like digit: (1, 28, 28) float32 in [0, 1], ink bright.
+
+    ``image`` is anything ``open_image`` reads. The steps, as MNIST's digits were made:
+
+    1. Gray levels in [0, 1]; dark ink on a light background (a drawing, a photo of paper) is
+       inverted, told apart by the median brightness of the image's border.
+    2. The paper's level is a plane fitted to the border (so shading across a photo cancels)
+       and its noise the border's spread; levels are stretched so paper becomes 0 and the
+       brightest ink 1, cutting to 0 what is within ``INK_THRESHOLD`` of the paper or within
+       ``NOISE_SIGMAS`` of its noise.
+    3. The crop is the ink's bounding box, less ``TRIM`` of the ink mass at each side.
+    4. The crop is scaled (Lanczos, antialiased) so its longer side is 20 pixels, keeping its
+       aspect ratio, and placed in the 28×28 field with its centre of mass at pixel (14, 14),
+       rows and columns counted from 0.
+
+    Raises ``BlankImageError`` when the image holds no digit: no contrast, or ink too small.
+    """
+    gray = open_image(image, mode="L").astype(np.float32) / 255  # (H, W) in [0, 1]
+    ink = _ink_levels(gray)
+    if not ink.any():
+        raise BlankImageError(BLANK_MESSAGE)
+    top, bottom = _mass_span(ink.sum(axis=1))
+    left, right = _mass_span(ink.sum(axis=0))
+    longer = max(bottom - top, right - left) + 1
+    if longer < max(MIN_EXTENT_PX, MIN_EXTENT * min(gray.shape)):
+        raise BlankImageError(SPECK_MESSAGE)
+    digit = _fit_box(ink[top : bottom + 1, left : right + 1])
+    return _place_by_mass(digit)[np.newaxis]
+
+
+def center_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """Return the (row, column) centre of mass of a non-negative 2-D ``image`` with some mass.
+
+    Pixel (i, j) counts as the point (i, j): a single lit pixel at (3, 5) gives (3.0, 5.0).
+    """
+    mass = image.sum()
+    row = float((image.sum(axis=1) * np.arange(image.shape[0])).sum() / mass)
+    col = float((image.sum(axis=0) * np.arange(image.shape[1])).sum() / mass)
+    return row, col
+
+
+def _ink_levels(gray: np.ndarray) -> np.ndarray:
+    """Return how much ink each pixel holds, in [0, 1], from a (H, W) gray image in [0, 1].
+
+    Returns all zeros when the ink is no brighter than the paper by ``MIN_CONTRAST``.
+    """
+    height, width = gray.shape
+    sides = [gray[0], gray[-1], gray[:, 0], gray[:, -1]]  # top, bottom, left, right
+    if np.median(np.concatenate(sides)) > 0.5:
+        gray, sides = 1 - gray, [1 - side for side in sides]
+    top, bottom, left, right = (float(np.median(side)) for side in sides)
+    # The paper: a plane through the sides' medians, (H, 1) + (1, W) -> (H, W).
+    rows = np.linspace(top, bottom, height, dtype=np.float32)[:, np.newaxis]
+    cols = np.linspace(left - right, right - left, width, dtype=np.float32)[np.newaxis, :] / 2
+    paper = rows + cols
+    flat = gray - paper
+    residuals = np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]])
+    noise = MAD_TO_SIGMA * float(np.median(np.abs(residuals - np.median(residuals))))
+    peak = float(flat.max())
+    if peak < MIN_CONTRAST:
+        return np.zeros_like(gray)
+    low = max(INK_THRESHOLD * peak, NOISE_SIGMAS * noise)
+    return np.clip((flat - low) / max(peak - low, 1e-6), 0, 1)
+
+
+def _mass_span(profile: np.ndarray) -> tuple[int, int]:
+    """Return the first and last index of a 1-D ink ``profile``, less ``TRIM`` of it each side."""
+    cumulative = np.cumsum(profile) / profile.sum()
+    first = int(np.searchsorted(cumulative, TRIM, side="right"))
+    last = int(np.searchsorted(cumulative, 1 - TRIM, side="left"))
+    return first, min(last, profile.size - 1)
+
+
+def _fit_box(ink: np.ndarray) -> np.ndarray:
+    """Scale a cropped (h, w) ink image so its longer side is ``BOX``, keeping its aspect ratio.
+
+    Returns (h', w') float32 with max(h', w') == BOX, rescaled so the brightest ink is 1.
+    """
+    Image = require("PIL.Image", extra="cli")
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
+    resized = Image.fromarray(ink.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    box = np.clip(np.asarray(resized), 0, None)  # Lanczos rings slightly below 0
+    return (box / box.max()).astype(np.float32)
+
+
+def _place_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste a (h, w) digit, h and w at most ``BOX``, into a ``SIZE``×``SIZE`` zero field.
+
+    It is shifted by whole pixels so its centre of mass lands as near (14, 14) as the field's
+    edges allow. Returns (SIZE, SIZE) float32.
+    """
+    height, width = digit.shape
+    row, col = center_of_mass(digit)
+    top = int(np.clip(round(SIZE / 2 - row), 0, SIZE - height))
+    left = int(np.clip(round(SIZE / 2 - col), 0, SIZE - width))
+    field = np.zeros((SIZE, SIZE), np.float32)
+    field[top : top + height, left : left + width] = digit
+    return field

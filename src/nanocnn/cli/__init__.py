@@ -1,0 +1,50 @@
+"""The ``nanocnn`` command. Each subcommand lives in its own module of this package, which
+defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what it does):
+
+    nanocnn train    [--model cnn|lenet|mlp] [--epochs N] [--batch-size N] [--lr F]
+                     [--optimizer adam|sgd] [--seed N] [--data-dir PATH] [--out runs/NAME]
+                     [--resume] [--augment]
+    nanocnn evaluate MODEL_FILE [--data-dir PATH]
+    nanocnn predict  MODEL_FILE IMAGE [IMAGE ...]
+    nanocnn summary  MODEL_FILE
+
+Bad arguments and bad files end in one line on stderr and exit status 2, never a traceback
+(``nanocnn --debug ...`` shows it). Heavy imports happen inside ``run``, so ``--help`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from nanocnn.cli import evaluate, predict, summary, train
+from nanocnn.errors import NanocnnError
+
+COMMANDS = [train, evaluate, predict, summary]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except (NanocnnError, OSError, ValueError, ImportError) as error:
+        if args.debug:
+            raise
+        print(f"nanocnn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nanocnn", description="Convolutional networks from scratch in NumPy."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    subparsers = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        name = command.__name__.rsplit(".", 1)[-1]
+        command.register(subparsers).set_defaults(run=command.run, command=name)
+    return parser

@@ -1,0 +1,24 @@
+"""``nanocnn summary``: the layers, output shapes and parameter counts of a saved model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("summary", help="layers, shapes and parameters of a model file")
+    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from nanocnn.model import load
+
+    model = load(args.model_file)
+    input_shape = model.metadata.get("input_shape")
+    print(model.summary(tuple(input_shape)) if input_shape else model)
+    for key, value in model.metadata.items():
+        if key != "input_shape":
+            print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,173 @@
+"""What every training job shares: options, the run folder, optimizer, schedule, callbacks.
+
+A run folder holds ``model.npz`` (the best model so far, by validation loss), ``checkpoint.npz``
+(the whole training state after the last finished epoch, for ``--resume``), the history as CSV
+and JSON, ``metrics.json`` (the final test figures) and PNG plots.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from nanocnn.losses import Loss
+from nanocnn.model import Sequential
+from nanocnn.optim import SGD, Adam, Optimizer
+from nanocnn.training import (
+    Callback,
+    CosineLR,
+    EarlyStopping,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    StepLR,
+    Trainer,
+    TrainingCheckpoint,
+)
+from nanocnn.training.progress import Style
+from nanocnn.training.trainer import Augment
+
+MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.npz"
+
+
+@dataclass
+class TrainOptions:
+    """The options of ``nanocnn train``; None means the preset's default."""
+
+    model: str = "cnn"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: Literal["adam", "sgd"] = "adam"
+    schedule: Literal["cosine", "step", "plateau", "none"] = "cosine"
+    seed: int = 0
+    data_dir: Path | None = None
+    out: Path | None = None
+    resume: bool = False
+    augment: bool = False
+    val_split: float = 1 / 12  # 5,000 of MNIST's 60,000 training images
+    patience: int = 0  # early stopping after this many epochs without progress; 0 = off
+    limit: int | None = None  # train on this many images only (quick trials, tests)
+    progress: Style = "auto"
+
+
+class RunExistsError(FileExistsError):
+    """The chosen run folder already holds a run, and ``--resume`` was not given."""
+
+
+def run_directory(options: TrainOptions) -> Path:
+    """The run folder: ``--out``, else the first free of ``runs/<model>``, ``runs/<model>-2``...
+
+    An explicit ``--out`` that already holds a run is refused unless resuming, so that no
+    earlier run is overwritten.
+    """
+    if options.out is not None:
+        out = Path(options.out)
+        taken = (out / MODEL_FILE).exists() or (out / CHECKPOINT_FILE).exists()
+        if options.resume and not (out / CHECKPOINT_FILE).exists():
+            raise FileNotFoundError(f"{out / CHECKPOINT_FILE}: no checkpoint to resume from")
+        if taken and not options.resume:
+            raise RunExistsError(
+                f"{out} already holds a run: pass --resume to continue it, "
+                f"or choose another folder with --out"
+            )
+        return out
+    if options.resume:
+        raise ValueError("--resume needs --out: the run folder to continue")
+    base = Path("runs") / options.model
+    out, number = base, 1
+    while out.exists() and any(out.iterdir()):
+        number += 1
+        out = base.with_name(f"{base.name}-{number}")
+    return out
+
+
+def make_optimizer(name: str, model: Sequential, lr: float) -> Optimizer:
+    if name == "adam":
+        return Adam(model.parameters(), lr=lr)
+    if name == "sgd":
+        return SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {name!r}; choose adam or sgd")
+
+
+def make_callbacks(options: TrainOptions, out: Path, epochs: int) -> list[Callback]:
+    """Checkpoints (best model, training state), the schedule and optional early stopping."""
+    callbacks: list[Callback] = [
+        ModelCheckpoint(out / MODEL_FILE, monitor="val_loss", save_best_only=True),
+        TrainingCheckpoint(out / CHECKPOINT_FILE),
+    ]
+    schedules: dict[str, Callback | None] = {
+        "cosine": CosineLR(),
+        "step": StepLR(step_size=max(1, epochs // 3), gamma=0.1),
+        "plateau": ReduceLROnPlateau(patience=1, factor=0.3),
+        "none": None,
+    }
+    if options.schedule not in schedules:
+        raise ValueError(f"unknown schedule {options.schedule!r}; choose one of {list(schedules)}")
+    schedule = schedules[options.schedule]
+    if schedule is not None:
+        callbacks.append(schedule)
+    if options.patience:
+        callbacks.append(EarlyStopping("val_loss", patience=options.patience))
+    return callbacks
+
+
+def train_model(
+    model: Sequential,
+    loss_fn: Loss,
+    x: np.ndarray,
+    y: np.ndarray,
+    options: TrainOptions,
+    out: Path,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    augment: Augment | None = None,
+) -> Trainer:
+    """Train ``model`` into the run folder ``out`` (resuming if asked); returns the trainer."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not 0.0 < options.val_split < 1.0:
+        raise ValueError(f"--val-split must be between 0 and 1, got {options.val_split}")
+    trainer = Trainer(
+        model,
+        loss_fn,
+        make_optimizer(options.optimizer, model, lr),
+        batch_size=batch_size,
+        callbacks=make_callbacks(options, out, epochs),
+        seed=options.seed,
+        augment=augment,
+        progress=options.progress,
+    )
+    if options.resume:
+        trainer.load_checkpoint(out / CHECKPOINT_FILE)
+        print(f"resuming {out} after epoch {trainer.epoch}", flush=True)
+    try:
+        trainer.fit(x, y, epochs, validation_split=options.val_split)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the state after epoch {trainer.epoch} is saved in "
+            f"{out / CHECKPOINT_FILE}; continue with: nanocnn train --resume --out {out} "
+            f"(and the same options)",
+            file=sys.stderr,
+        )
+        raise
+    trainer.history.to_csv(out / "history.csv")
+    trainer.history.to_json(out / "history.json")
+    return trainer
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory in MiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

@@ -1,0 +1,25 @@
+"""Training: the loop, its history, callbacks and learning-rate schedules."""
+
+from nanocnn.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    TrainingCheckpoint,
+)
+from nanocnn.training.history import History
+from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
+from nanocnn.training.trainer import Trainer, fit, split
+
+__all__ = [
+    "Callback",
+    "CosineLR",
+    "EarlyStopping",
+    "History",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "Trainer",
+    "TrainingCheckpoint",
+    "fit",
+    "split",
+]

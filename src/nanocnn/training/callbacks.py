@@ -1,0 +1,158 @@
+"""Callbacks: code that runs at fixed points of training (early stopping, checkpoints).
+
+A callback overrides any of the hooks below; each receives the :class:`Trainer`, whose
+``model``, ``optimizer``, ``epoch``, ``step`` and ``history`` it may read, and whose
+``stop_training`` it may set. ``state_dict``/``load_state_dict`` let a resumed run carry on
+exactly where the interrupted one stopped (values may be JSON data or NumPy arrays).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from nanocnn.training.trainer import Trainer
+
+Mode = Literal["auto", "min", "max"]
+
+
+class Callback:
+    """Base class; every hook does nothing."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_begin(self, trainer: Trainer) -> None: ...
+
+    def on_batch_begin(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class Monitor:
+    """Tracks the best value of one logged figure: lower is better for losses and errors."""
+
+    def __init__(self, monitor: str, mode: Mode = "auto", min_delta: float = 0.0) -> None:
+        if mode == "auto":
+            lower = any(word in monitor for word in ("loss", "mae", "rmse", "error"))
+            mode = "min" if lower else "max"
+        self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
+        self.best: float | None = None
+
+    def improved(self, logs: dict[str, float]) -> bool:
+        """Whether ``logs`` beats the best so far (and if so, remember it)."""
+        if self.monitor not in logs:
+            raise KeyError(
+                f"cannot monitor {self.monitor!r}: the logs have {sorted(logs)} "
+                f"(validation figures need validation data)"
+            )
+        value = logs[self.monitor]
+        better = (
+            self.best is None
+            or (self.mode == "min" and value < self.best - self.min_delta)
+            or (self.mode == "max" and value > self.best + self.min_delta)
+        )
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; by default put back the
+    weights of the best epoch at the end."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 3,
+        min_delta: float = 0.0,
+        mode: Mode = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        self.tracker = Monitor(monitor, mode, min_delta)
+        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.wait, self.best_epoch = 0, 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if self.tracker.improved(logs):
+            self.wait, self.best_epoch = 0, trainer.epoch
+            if self.restore_best_weights:
+                self.best_weights = trainer.model.state_dict()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop_training = True
+                trainer.say(
+                    f"early stopping: {self.tracker.monitor} has not improved for "
+                    f"{self.patience} epochs (best {self.tracker.best:.4f} at epoch "
+                    f"{self.best_epoch})"
+                )
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.best_weights is not None and self.best_epoch != trainer.epoch:
+            trainer.model.load_state_dict(self.best_weights)
+            trainer.say(f"restored the weights of epoch {self.best_epoch}")
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "best": self.tracker.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+        }
+        for name, value in (self.best_weights or {}).items():
+            state[f"best_weights.{name}"] = value
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.best, self.wait = state["best"], state["wait"]
+        self.best_epoch = state["best_epoch"]
+        prefix = "best_weights."
+        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        self.best_weights = weights or None
+
+
+class ModelCheckpoint(Callback):
+    """Save the model file (weights + architecture) after an epoch: only when ``monitor``
+    improves if ``save_best_only``, else every epoch. Written atomically."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        mode: Mode = "auto",
+        save_best_only: bool = True,
+    ) -> None:
+        self.path, self.save_best_only = Path(path), save_best_only
+        self.tracker = Monitor(monitor, mode)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if self.tracker.improved(logs) or not self.save_best_only:
+            trainer.model.save(self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.tracker.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.best = state["best"]
+
+
+class TrainingCheckpoint(Callback):
+    """Save the whole training state (weights, optimizer, epoch, random generators, history,
+    callbacks) at the end of every epoch, so that ``Trainer.load_checkpoint`` can resume."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        trainer.save_checkpoint(self.path)

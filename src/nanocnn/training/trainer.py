@@ -1,0 +1,300 @@
+"""The training loop: shuffled mini-batches, validation, callbacks, checkpoints and resume.
+
+    trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), seed=0)
+    history = trainer.fit(x, y, epochs=5, validation_split=0.1)
+
+Data rules: ``x`` must hold floating-point values (NCHW images, or (N, features)); it is
+converted to the model's dtype (float32) in one explicit copy if needed. Integer images
+(uint8) are refused: scale them first (``x.astype(np.float32) / 255``). NaN or inf in ``x``
+or ``y`` is refused. Classification labels ``y`` are integers (N,); regression targets are
+floats (N,) or (N, outputs).
+
+Everything random (shuffling, augmentation, the validation split) comes from generators
+seeded by ``seed``; with the same seed on the same machine two runs give bit-identical
+weights, and a run resumed from a checkpoint ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanocnn.errors import ModelFileError, NonFiniteLossError
+from nanocnn.losses import Loss, SoftmaxCrossEntropy
+from nanocnn.model import Sequential
+from nanocnn.optim import Optimizer
+from nanocnn.serialization import load_arrays, save_arrays
+from nanocnn.training.callbacks import Callback
+from nanocnn.training.history import History
+from nanocnn.training.progress import Progress, Style
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+CHECKPOINT_FORMAT = "nanocnn-checkpoint"
+
+
+class Trainer:
+    """Trains ``model`` on ``loss_fn`` with ``optimizer``; see the module docstring."""
+
+    def __init__(
+        self,
+        model: Sequential,
+        loss_fn: Loss,
+        optimizer: Optimizer,
+        *,
+        batch_size: int = 64,
+        callbacks: Iterable[Callback] = (),
+        seed: int = 0,
+        augment: Augment | None = None,
+        progress: Style = "auto",
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.batch_size, self.seed, self.augment = batch_size, seed, augment
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.rng = np.random.default_rng(seed)
+        self.epoch = 0  # epochs completed
+        self.step = 0  # batches completed
+        self.total_steps = 0
+        self.history = History()
+        self.stop_training = False
+
+    @property
+    def classification(self) -> bool:
+        return isinstance(self.loss_fn, SoftmaxCrossEntropy)
+
+    @property
+    def metric(self) -> str:
+        """The figure logged beside the loss: accuracy, or MAE for regression."""
+        return "accuracy" if self.classification else "mae"
+
+    def say(self, message: str) -> None:
+        """Print a line unless progress output is off."""
+        if self.progress != "off":
+            print(message, flush=True)
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        epochs: int,
+        *,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        validation_split: float = 0.0,
+    ) -> History:
+        """Train until ``epochs`` epochs are complete (counting those already done, so a
+        resumed trainer carries on) or a callback stops it. Returns the history."""
+        x, y = self.check_data(x, y)
+        if validation_data is None and validation_split:
+            (x, y), validation_data = split(x, y, validation_split, self.seed)
+        elif validation_data is not None:
+            validation_data = self.check_data(*validation_data)
+        steps_per_epoch = math.ceil(len(x) / self.batch_size)
+        self.total_steps = epochs * steps_per_epoch
+        self.stop_training = False
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        while self.epoch < epochs and not self.stop_training:
+            for callback in self.callbacks:
+                callback.on_epoch_begin(self)
+            bar = Progress(self.epoch + 1, epochs, len(x), self.progress)
+            logs = self._train_epoch(x, y, bar)
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
+            self.epoch += 1
+            logs = {"epoch": self.epoch, **logs}
+            self.history.append(logs)
+            bar.close(logs)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, logs)
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _train_epoch(self, x: np.ndarray, y: np.ndarray, bar: Progress) -> dict[str, float]:
+        start = time.perf_counter()
+        order = self.rng.permutation(len(x))
+        total_loss = total_metric = 0.0
+        for batch, begin in enumerate(range(0, len(x), self.batch_size), start=1):
+            for callback in self.callbacks:
+                callback.on_batch_begin(self)
+            index = order[begin : begin + self.batch_size]
+            xb, yb = x[index], y[index]
+            if self.augment is not None:
+                xb = self.augment(xb, self.rng)
+            pred = self.model.forward(xb, training=True)
+            try:
+                loss = self.loss_fn.forward(pred, yb)
+            except NonFiniteLossError as error:
+                bar.abort()
+                raise NonFiniteLossError(
+                    f"training stopped at epoch {self.epoch + 1}, batch {batch} "
+                    f"(learning rate {self.optimizer.lr:.2e}): {error}"
+                ) from error
+            self.model.backward(self.loss_fn.backward())
+            self.optimizer.step()
+            self.step += 1
+            total_loss += loss * len(index)
+            total_metric += self._metric_sum(pred, yb)
+            bar.update(len(index), loss)
+        return {
+            "loss": total_loss / len(x),
+            self.metric: total_metric / len(x),
+            "lr": self.optimizer.lr,
+            "seconds": time.perf_counter() - start,
+        }
+
+    def _metric_sum(self, pred: np.ndarray, y: np.ndarray) -> float:
+        """Correct predictions (classification) or summed absolute error (regression)."""
+        if self.classification:
+            return float(np.sum(pred.argmax(axis=1) == y))
+        return float(np.sum(np.abs(pred.reshape(len(y), -1) - y.reshape(len(y), -1)).mean(1)))
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> dict[str, float]:
+        """Mean loss and accuracy (or MAE) over ``x``, in inference mode."""
+        total_loss = total_metric = 0.0
+        for begin in range(0, len(x), batch_size):
+            xb, yb = x[begin : begin + batch_size], y[begin : begin + batch_size]
+            pred = self.model.forward(xb, training=False)
+            total_loss += self.loss_fn.forward(pred, yb) * len(xb)
+            total_metric += self._metric_sum(pred, yb)
+        return {"loss": total_loss / len(x), self.metric: total_metric / len(x)}
+
+    def check_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply the data rules of the module docstring; returns (x, y) ready to train on."""
+        x, y = np.asarray(x), np.asarray(y)
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(
+                f"x and y must hold the same, non-zero number of samples: got {len(x)} and {len(y)}"
+            )
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(
+                f"x has dtype {x.dtype}; pass floating-point values, e.g. "
+                f"x.astype(np.float32) / 255 for 8-bit images"
+            )
+        x = x.astype(self.model.dtype, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or infinite values")
+        if self.classification and not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"classification labels y must be integers, got dtype {y.dtype}")
+        if not self.classification:
+            if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
+                raise ValueError("regression targets y must be finite numbers")
+            y = y.astype(self.model.dtype, copy=False)
+        return x, y
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, JSON header) describing the whole training state."""
+        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        arrays.update({f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()})
+        callback_states = []
+        for index, callback in enumerate(self.callbacks):
+            plain = {}
+            for key, value in callback.state_dict().items():
+                if isinstance(value, np.ndarray):
+                    arrays[f"callbacks.{index}.{key}"] = value
+                else:
+                    plain[key] = value
+            callback_states.append(plain)
+        header = {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            "epoch": self.epoch,
+            "step": self.step,
+            "rng": self.rng.bit_generator.state,
+            "layer_rngs": {
+                str(i): layer.rng.bit_generator.state
+                for i, layer in enumerate(self.model)
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)
+            },
+            "history": self.history.rows,
+            "callbacks": callback_states,
+            "layers": self.model.config(),
+            "metadata": self.model.metadata,
+        }
+        return arrays, header
+
+    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+        """Write the training state to ``path`` atomically (old file intact on a crash)."""
+        arrays, header = self.state_dict()
+        return save_arrays(path, arrays, header)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore a state saved by :meth:`save_checkpoint` into this trainer, whose model,
+        optimizer and callbacks must be built the same way."""
+        arrays, header = load_arrays(path)
+        if header.get("format") != CHECKPOINT_FORMAT:
+            raise ModelFileError(f"{path}: not a nanocnn training checkpoint")
+        if header["layers"] != self.model.config():
+            raise ModelFileError(f"{path}: the checkpoint is of a different architecture")
+        try:
+            self.model.load_state_dict(_prefixed(arrays, "model."))
+            self.optimizer.load_state_dict(_prefixed(arrays, "optimizer."))
+            for index, callback in enumerate(self.callbacks):
+                state = dict(header["callbacks"][index])
+                state.update(_prefixed(arrays, f"callbacks.{index}."))
+                callback.load_state_dict(state)
+        except (ValueError, KeyError, IndexError) as error:
+            raise ModelFileError(
+                f"{path}: the checkpoint does not fit this run ({error})"
+            ) from error
+        self.epoch, self.step = header["epoch"], header["step"]
+        self.rng.bit_generator.state = header["rng"]
+        for index, state in header["layer_rngs"].items():
+            self.model[int(index)].rng.bit_generator.state = state
+        self.history = History(list(header["history"]))
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def split(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Hold out ``fraction`` of the samples, chosen by ``seed``: ((x, y), (x_val, y_val))."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be between 0 and 1, got {fraction}")
+    order = np.random.default_rng([seed, 1]).permutation(len(x))
+    count = max(1, round(len(x) * fraction))
+    held, kept = np.sort(order[:count]), np.sort(order[count:])
+    return (x[kept], y[kept]), (x[held], y[held])
+
+
+def fit(
+    model: Sequential,
+    loss_fn: Loss,
+    optimizer: Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int = 64,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_split: float = 0.0,
+    callbacks: Sequence[Callback] = (),
+    seed: int = 0,
+    augment: Augment | None = None,
+    progress: Style = "auto",
+) -> History:
+    """Train ``model`` in one call; see :class:`Trainer` for the details."""
+    trainer = Trainer(
+        model,
+        loss_fn,
+        optimizer,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        seed=seed,
+        augment=augment,
+        progress=progress,
+    )
+    return trainer.fit(
+        x, y, epochs, validation_data=validation_data, validation_split=validation_split
+    )

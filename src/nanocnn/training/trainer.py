@@ -52,6 +52,7 @@ class Trainer:
         seed: int = 0,
         augment: Augment | None = None,
         progress: Style = "auto",
+        target_scale: float = 1.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -59,6 +60,7 @@ class Trainer:
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
         self.callbacks = list(callbacks)
         self.progress = progress
+        self.target_scale = target_scale
         self.rng = np.random.default_rng(seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # batches completed
@@ -152,10 +154,13 @@ class Trainer:
         }
 
     def _metric_sum(self, pred: np.ndarray, y: np.ndarray) -> float:
-        """Correct predictions (classification) or summed absolute error (regression)."""
+        """Correct predictions (classification), or the summed absolute error (regression) in
+        the targets' original units: targets standardised as (t - mean) / std are trained
+        with ``target_scale=std``."""
         if self.classification:
             return float(np.sum(pred.argmax(axis=1) == y))
-        return float(np.sum(np.abs(pred.reshape(len(y), -1) - y.reshape(len(y), -1)).mean(1)))
+        error = np.abs(pred.reshape(len(y), -1) - y.reshape(len(y), -1)).mean(axis=1)
+        return float(np.sum(error)) * self.target_scale
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> dict[str, float]:
         """Mean loss and accuracy (or MAE) over ``x``, in inference mode."""
@@ -283,6 +288,7 @@ def fit(
     seed: int = 0,
     augment: Augment | None = None,
     progress: Style = "auto",
+    target_scale: float = 1.0,
 ) -> History:
     """Train ``model`` in one call; see :class:`Trainer` for the details."""
     trainer = Trainer(
@@ -294,6 +300,7 @@ def fit(
         seed=seed,
         augment=augment,
         progress=progress,
+        target_scale=target_scale,
     )
     return trainer.fit(
         x, y, epochs, validation_data=validation_data, validation_split=validation_split

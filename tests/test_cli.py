@@ -1,0 +1,82 @@
+"""The nanocnn command: train a tiny run, then evaluate, predict and summarise its model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from nanocnn.cli import main
+
+RUN_FILES = {
+    "model.npz", "checkpoint.npz", "history.csv", "history.json", "metrics.json",
+    "history.png", "confusion_matrix.png", "misclassified.png", "filters.png",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """One tiny epoch of LeNet on 600 real MNIST images."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert (
+        main(["train", "--model", "lenet", "--epochs", "1", "--limit", "600", "--out", str(out)])
+        == 0
+    )
+    return out
+
+
+def test_train_writes_the_run_folder(trained_run, capsys):
+    assert {path.name for path in trained_run.iterdir()} >= RUN_FILES
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert 0.3 < metrics["accuracy"] <= 1.0 and metrics["n"] == 600
+    assert metrics["training"]["epochs"] == 1 and metrics["training"]["peak_memory_mb"] > 0
+    history = json.loads((trained_run / "history.json").read_text())
+    assert len(history) == 1 and "val_accuracy" in history[0]
+
+
+def test_evaluate_prints_the_report(trained_run, capsys):
+    assert main(["evaluate", str(trained_run / "model.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "confusion matrix" in out and "10000" in out
+
+
+def test_predict_a_drawn_digit(trained_run, tmp_path, capsys):
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=16)  # a "1"
+    image.save(tmp_path / "one.png")
+    assert main(["predict", str(trained_run / "model.npz"), str(tmp_path / "one.png")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{tmp_path / 'one.png'}: ") and "probability" in line
+
+
+def test_summary(trained_run, capsys):
+    assert main(["summary", str(trained_run / "model.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "total parameters: 44,426" in out and "task: digits" in out
+
+
+def test_an_existing_run_is_not_overwritten(trained_run, capsys):
+    before = (trained_run / "model.npz").read_bytes()
+    assert main(["train", "--model", "lenet", "--limit", "100", "--out", str(trained_run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (trained_run / "model.npz").read_bytes() == before
+
+
+def test_default_run_folders_are_numbered(tmp_path, monkeypatch):
+    from nanocnn.jobs.common import TrainOptions, run_directory
+
+    monkeypatch.chdir(tmp_path)
+    assert run_directory(TrainOptions(model="mlp")) == Path("runs/mlp")
+    (tmp_path / "runs/mlp").mkdir(parents=True)
+    (tmp_path / "runs/mlp/model.npz").write_bytes(b"")
+    assert run_directory(TrainOptions(model="mlp")) == Path("runs/mlp-2")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "summary"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: nanocnn" in capsys.readouterr().out

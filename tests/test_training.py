@@ -1,0 +1,224 @@
+"""The training loop: learning, data rules, callbacks, schedules, NaN, checkpoints."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import nanocnn as nc
+from nanocnn.training import (
+    Callback,
+    CosineLR,
+    EarlyStopping,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    StepLR,
+    Trainer,
+    fit,
+    split,
+)
+
+
+def blobs(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated Gaussian blobs in 4-D: an easy classification problem."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0]], dtype=np.float32)
+    return (centres[y] + rng.standard_normal((n, 4))).astype(np.float32), y
+
+
+def small_model(seed: int = 0, dropout: float = 0.0) -> nc.Sequential:
+    rng = np.random.default_rng(seed)
+    return nc.Sequential(
+        nc.Dense(4, 16, rng=rng), nc.ReLU(), nc.Dropout(dropout, rng=rng), nc.Dense(16, 3, rng=rng)
+    )
+
+
+def trainer(model: nc.Sequential, **kwargs) -> Trainer:
+    kwargs.setdefault("progress", "off")
+    return Trainer(model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters(), lr=0.01), **kwargs)
+
+
+def test_fit_learns_and_logs_every_epoch():
+    x, y = blobs()
+    model = small_model()
+    history = fit(
+        model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters(), lr=0.01), x, y,
+        epochs=5, batch_size=16, validation_split=0.25, progress="off",
+    )  # fmt: skip
+    assert len(history) == 5
+    assert set(history.rows[0]) == {
+        "epoch", "loss", "accuracy", "lr", "seconds", "val_loss", "val_accuracy",
+    }  # fmt: skip
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.9
+
+
+def test_progress_lines_are_one_per_epoch(capsys):
+    x, y = blobs(64)
+    trainer(small_model(), progress="lines").fit(x, y, epochs=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "accuracy" in lines[0] and "loss" in lines[0]
+
+
+def test_validation_split_is_deterministic_and_disjoint():
+    x, y = blobs(100)
+    (xa, _), (xv, _) = split(x, y, 0.2, seed=3)
+    (xa2, _), (xv2, _) = split(x, y, 0.2, seed=3)
+    assert len(xv) == 20 and len(xa) == 80
+    np.testing.assert_array_equal(xv, xv2)
+    np.testing.assert_array_equal(xa, xa2)
+    assert not set(map(bytes, xa)) & set(map(bytes, xv))
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.zeros((4, 4), np.uint8), np.zeros(4, int), "dtype uint8.*255"),
+        (np.full((4, 4), np.nan, np.float32), np.zeros(4, int), "NaN"),
+        (np.zeros((4, 4), np.float32), np.zeros(3, int), "same, non-zero number"),
+        (np.zeros((4, 4), np.float32), np.zeros(4, np.float32), "integers"),
+    ],
+)
+def test_bad_data_is_refused(x, y, message):
+    with pytest.raises(ValueError, match=message):
+        trainer(small_model()).fit(x, y, epochs=1)
+
+
+def test_float64_data_is_converted_to_the_model_dtype():
+    x, y = blobs(32)
+    model = small_model()
+    trainer(model).fit(x.astype(np.float64), y, epochs=1)
+    assert all(param.dtype == np.float32 for _, param, _ in model.parameters())
+
+
+def test_a_diverging_loss_stops_with_epoch_and_batch():
+    x, y = blobs(64)
+    model = small_model()
+    model[0].params["weight"][...] = 1e38  # float32 logits overflow on the first batch
+    with pytest.raises(nc.NonFiniteLossError, match=r"epoch 1, batch 1 .*learning rate"):
+        trainer(model).fit(x, y, epochs=2)
+
+
+def test_regression_reports_mae_in_original_units():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 4)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], np.float32)).astype(np.float32)
+    model = nc.Sequential(nc.Dense(4, 1, rng=0))
+    run = Trainer(
+        model, nc.MSELoss(), nc.Adam(model.parameters(), lr=0.05), progress="off", target_scale=10.0
+    )
+    history = run.fit(x, y, epochs=30, validation_split=0.2)
+    _, (x_val, y_val) = split(x, y, 0.2, seed=0)
+    unscaled = np.mean(np.abs(model.predict(x_val)[:, 0] - y_val))
+    assert history["val_mae"][-1] == pytest.approx(10 * unscaled, rel=1e-5)
+    assert unscaled < 0.05
+
+
+def test_early_stopping_restores_the_best_weights():
+    model = small_model()
+    run = trainer(model)
+    stopper = EarlyStopping("val_loss", patience=2)
+    best = model.state_dict()
+    for epoch, val_loss in enumerate([1.0, 0.5, 0.7, 0.6], start=1):
+        run.epoch = epoch
+        if epoch == 2:
+            best = model.state_dict()
+        stopper.on_epoch_end(run, {"val_loss": val_loss})
+        model[0].params["weight"] += 1.0  # training moves on
+    assert run.stop_training and stopper.best_epoch == 2
+    stopper.on_train_end(run)
+    np.testing.assert_array_equal(model[0].params["weight"], best["0.weight"])
+
+
+def test_early_stopping_inside_fit(capsys):
+    x, y = blobs(120)
+    run = trainer(
+        small_model(),
+        progress="lines",
+        callbacks=[EarlyStopping("loss", patience=1, min_delta=10.0)],
+    )
+    run.fit(x, y, epochs=10)
+    assert len(run.history) == 2  # no epoch beats the first by 10: stop after the second
+    assert "early stopping" in capsys.readouterr().out
+
+
+def test_monitoring_a_missing_figure_says_why():
+    x, y = blobs(32)
+    with pytest.raises(KeyError, match="validation data"):
+        trainer(small_model(), callbacks=[EarlyStopping("val_loss")]).fit(x, y, epochs=1)
+
+
+def test_cosine_schedule_anneals_per_batch():
+    x, y = blobs(64)
+    run = trainer(small_model(), batch_size=16, callbacks=[CosineLR()])
+    lrs = []
+    run.callbacks.append(type("Spy", (Callback,), {
+        "on_batch_begin": lambda self, t: lrs.append(t.optimizer.lr)})())  # fmt: skip
+    run.fit(x, y, epochs=2)
+    assert lrs[0] == pytest.approx(0.01) and len(lrs) == 8
+    assert all(a > b for a, b in itertools.pairwise(lrs))
+    assert lrs[-1] == pytest.approx(0.01 * 0.5 * (1 + np.cos(np.pi * 7 / 8)))
+
+
+def test_step_and_plateau_schedules():
+    x, y = blobs(32)
+    run = trainer(small_model(), callbacks=[StepLR(step_size=2, gamma=0.5)])
+    run.fit(x, y, epochs=5)
+    assert run.history["lr"] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
+
+    run = trainer(
+        small_model(), callbacks=[ReduceLROnPlateau("loss", factor=0.5, patience=1, mode="max")]
+    )
+    run.fit(x, y, epochs=3)  # "max" on a falling loss: never improves after epoch 1
+    assert run.optimizer.lr == pytest.approx(0.0025)
+
+
+def test_model_checkpoint_keeps_the_best(tmp_path):
+    x, y = blobs(64)
+    path = tmp_path / "best.npz"
+    run = trainer(small_model(), callbacks=[ModelCheckpoint(path, monitor="loss")])
+    run.fit(x, y, epochs=3)
+    best_epoch = int(np.argmin(run.history["loss"]))
+    assert path.exists() and best_epoch == 2
+    np.testing.assert_array_equal(nc.load(path)[0].params["weight"], run.model[0].params["weight"])
+
+
+def test_resuming_from_a_checkpoint_is_bit_exact(tmp_path):
+    """Train 3 epochs straight, or 1 epoch + checkpoint + a fresh trainer for 2 more: the
+    weights must be identical, dropout masks and shuffling included."""
+    x, y = blobs(96)
+    straight = trainer(small_model(dropout=0.3), callbacks=[CosineLR()])
+    straight.fit(x, y, epochs=3, validation_split=0.25)
+
+    class StopAfterOneEpoch(Callback):
+        def on_epoch_end(self, trainer, logs):
+            trainer.stop_training = True
+
+    first = trainer(small_model(dropout=0.3), callbacks=[CosineLR(), StopAfterOneEpoch()])
+    first.fit(x, y, epochs=3, validation_split=0.25)
+    assert first.epoch == 1
+    first.save_checkpoint(tmp_path / "ckpt.npz")
+    resumed = trainer(small_model(seed=99, dropout=0.3), callbacks=[CosineLR()])
+    resumed.load_checkpoint(tmp_path / "ckpt.npz")
+    resumed.fit(x, y, epochs=3, validation_split=0.25)
+
+    for name, value in straight.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
+    assert resumed.history.rows[1:] == [
+        {**row, "seconds": resumed.history.rows[i + 1]["seconds"]}
+        for i, row in enumerate(straight.history.rows[1:])
+    ]
+
+
+def test_history_files(tmp_path):
+    x, y = blobs(32)
+    history = trainer(small_model()).fit(x, y, epochs=2)
+    history.to_json(tmp_path / "h.json")
+    history.to_csv(tmp_path / "h.csv")
+    assert json.loads((tmp_path / "h.json").read_text())[1]["epoch"] == 2
+    assert (tmp_path / "h.csv").read_text().splitlines()[0].startswith("epoch,loss,accuracy")

@@ -74,3 +74,42 @@ def test_conv2d_matches_naive_on_drawn_shapes(n, c, h, w, k, s, p, seed):
         x, layer.params["weight"], layer.params["bias"], layer.stride, layer.pads
     )
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def _layouts(x: np.ndarray) -> dict[str, np.ndarray]:
+    """The same NCHW values in three memory layouts: C-contiguous, batch-last (as the layers
+    hand them on), and a strided slice of a larger array."""
+    batch_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    strided = np.repeat(x, 2, axis=3)[..., ::2]
+    return {"contiguous": x, "batch_last": batch_last, "strided": strided}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nc.Conv2D(3, 4, 3, padding=1, rng=0),
+        lambda: nc.Conv2D(3, 2, (2, 3), stride=2, rng=0),
+        lambda: nc.MaxPool2D(2),
+        lambda: nc.MaxPool2D(3, 1, 1),
+        lambda: nc.AvgPool2D(2),
+    ],
+    ids=["conv_same", "conv_strided", "maxpool", "maxpool_overlap", "avgpool"],
+)
+def test_layers_give_the_same_answer_for_any_memory_layout(make):
+    """Layers keep activations batch-last in memory; results must not depend on the layout
+    of the input or of the upstream gradient, and neither may be written to."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 3, 7, 7)).astype(np.float32)
+    expected_out = make().forward(x, training=True)
+    dout = rng.standard_normal(expected_out.shape).astype(np.float32)
+    reference = make()
+    reference.forward(x, training=True)
+    expected_dx = reference.backward(dout)
+    for x_view in _layouts(x).values():
+        for dout_view in _layouts(dout).values():
+            layer = make()
+            x_before, dout_before = x_view.copy(), dout_view.copy()
+            np.testing.assert_array_equal(layer.forward(x_view, training=True), expected_out)
+            np.testing.assert_allclose(layer.backward(dout_view), expected_dx, rtol=1e-6)
+            np.testing.assert_array_equal(x_view, x_before)
+            np.testing.assert_array_equal(dout_view, dout_before)

@@ -1,12 +1,19 @@
-"""The fast kernels behind Conv2D and the pooling layers: small pure functions on NCHW arrays.
+"""The fast kernels behind Conv2D and the pooling layers: small pure functions.
 
-The one idea that makes a NumPy CNN fast is to loop over the *kernel offsets* (kh * kw
+Windows. The one idea that makes a NumPy CNN fast is to loop over the *kernel offsets* (kh * kw
 iterations, each a strided slice of the whole batch) and never over output pixels:
 
-    window(x, i, j)[n, c, y, x'] == x[n, c, i + y * sh, j + x' * sw]
+    window(x, i, j)[c, y, x', n] == x[c, i + y * sh, j + x' * sw, n]
 
 is the input pixel that kernel offset (i, j) sees at output position (y, x'). Stacking the
 windows of every offset gives the im2col matrix, and a convolution becomes one matrix product.
+
+Layout. The layers take and return NCHW arrays, as PyTorch does, but these kernels work on
+*batch-last* arrays, (C, H, W, N), and the layers keep their activations that way in memory,
+handing them on as NCHW views (:func:`to_nchw`). In a batch-last array one row of a window is
+``Wo * N`` neighbouring numbers (``N`` for a strided window), so every copy and add below moves
+long contiguous runs instead of rows of a few pixels; and the matrix product's output
+(C_out, Ho * Wo * N) already is the next layer's batch-last input.
 """
 
 from __future__ import annotations
@@ -16,47 +23,68 @@ import numpy as np
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
+def to_chwn(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> the batch-last view (C, H, W, N) of the same numbers (no copy)."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def to_nchw(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) -> the NCHW view (N, C, H, W) of the same numbers (no copy)."""
+    return x.transpose(3, 0, 1, 2)
+
+
 def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> int:
     """Output length along one axis: ``floor((size + pads - kernel) / stride) + 1``."""
     return (size + pad_before + pad_after - kernel) // stride + 1
 
 
 def pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
-    """Pad the two spatial axes of ``x`` (N, C, H, W); returns ``x`` itself when no padding."""
+    """Pad the spatial axes of a batch-last ``x`` (C, H, W, N) with ``value``.
+
+    The result is always C-contiguous: ``x`` itself when it already is and needs no padding,
+    otherwise a new array (the copy that turns an NCHW batch batch-last).
+    """
     top, bottom, left, right = pads
     if not any(pads):
-        return x
-    n, c, h, w = x.shape
-    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
-    out[:, :, top : top + h, left : left + w] = x
+        return np.ascontiguousarray(x)
+    c, h, w, n = x.shape
+    out = np.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+    out[:, :top], out[:, top + h :] = value, value
+    out[:, :, :left], out[:, :, left + w :] = value, value
+    out[:, top : top + h, left : left + w] = x
     return out
+
+
+def unpad(xp: np.ndarray, pads: Pads) -> np.ndarray:
+    """Drop the padding that :func:`pad` added: (C, Hp, Wp, N) -> (C, H, W, N), a view."""
+    top, bottom, left, right = pads
+    return xp[:, top : xp.shape[1] - bottom, left : xp.shape[2] - right]
 
 
 def window(
     xp: np.ndarray, i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]
 ) -> np.ndarray:
-    """The strided view of ``xp`` (N, C, Hp, Wp) seen by kernel offset (i, j): (N, C, Ho, Wo)."""
+    """The strided view of ``xp`` (C, Hp, Wp, N) seen by kernel offset (i, j): (C, Ho, Wo, N)."""
     (sh, sw), (ho, wo) = stride, out_hw
-    return xp[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+    return xp[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
 
 
 def im2col(
     xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
 ) -> np.ndarray:
-    """Unfold the padded input into columns, channel-major.
+    """Unfold the padded batch-last input into columns.
 
-    xp (N, C, Hp, Wp) -> cols (C * kh * kw, N * Ho * Wo), with row ``(c * kh + i) * kw + j``
+    xp (C, Hp, Wp, N) -> cols (C * kh * kw, Ho * Wo * N), with row ``(c * kh + i) * kw + j``
     holding channel c at kernel offset (i, j), so ``weight.reshape(out, -1) @ cols`` is the
-    convolution (``weight`` in PyTorch's (out, in, kh, kw) order).
+    convolution (``weight`` in PyTorch's (out, in, kh, kw) order), batch-last.
     """
-    n, c = xp.shape[:2]
+    c, n = xp.shape[0], xp.shape[3]
     (kh, kw), (ho, wo) = kernel, out_hw
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
+    cols = np.empty((c, kh, kw, ho, wo, n), dtype=xp.dtype)
     for i in range(kh):
         for j in range(kw):
-            # (N, C, Ho, Wo) -> (C, N, Ho, Wo)
-            cols[:, i, j] = window(xp, i, j, stride, out_hw).transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * ho * wo)
+            cols[:, i, j] = window(xp, i, j, stride, out_hw)
+    return cols.reshape(c * kh * kw, ho * wo * n)
 
 
 def col2im(
@@ -68,20 +96,14 @@ def col2im(
 ) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column entry back onto the pixel it came from.
 
-    cols (C * kh * kw, N * Ho * Wo) -> (N, C, Hp, Wp). Overlapping windows add up, which is
+    cols (C * kh * kw, Ho * Wo * N) -> (C, Hp, Wp, N). Overlapping windows add up, which is
     exactly the chain rule for a pixel that several output positions read.
     """
-    n, c, hp, wp = padded_shape
+    c, n = padded_shape[0], padded_shape[3]
     (kh, kw), (ho, wo) = kernel, out_hw
-    cols = cols.reshape(c, kh, kw, n, ho, wo)
-    xp = np.zeros((c, n, hp, wp), dtype=cols.dtype)  # channel-major: each add moves whole rows
+    cols = cols.reshape(c, kh, kw, ho, wo, n)
+    xp = np.zeros(padded_shape, dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             window(xp, i, j, stride, out_hw)[...] += cols[:, i, j]
-    return xp.transpose(1, 0, 2, 3)
-
-
-def unpad(xp: np.ndarray, pads: Pads) -> np.ndarray:
-    """Drop the padding that :func:`pad` added: (N, C, Hp, Wp) -> (N, C, H, W), a view."""
-    top, bottom, left, right = pads
-    return xp[:, :, top : xp.shape[2] - bottom, left : xp.shape[3] - right]
+    return xp

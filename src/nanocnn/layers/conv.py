@@ -1,15 +1,16 @@
 """2-D convolution (strictly, cross-correlation, as in every framework) by im2col + one GEMM.
 
-Forward, with cols = im2col(x) of shape (C*kh*kw, N*Ho*Wo) and W2 = weight.reshape(O, C*kh*kw):
+Forward, with cols = im2col(x) of shape (C*kh*kw, Ho*Wo*N) (batch-last, see
+:mod:`nanocnn.kernels`) and W2 = weight.reshape(O, C*kh*kw):
 
-    out2 = W2 @ cols + b[:, None]                      (O, N*Ho*Wo) -> (N, O, Ho, Wo)
+    out2 = W2 @ cols + b[:, None]                      (O, Ho*Wo*N) -> (N, O, Ho, Wo) view
 
-Backward, given dout2 = dout rearranged to (O, N*Ho*Wo):
+Backward, given dout2 = dout rearranged to (O, Ho*Wo*N) (free for a batch-last dout):
 
     dW2   = dout2 @ cols.T                             (O, C*kh*kw)
     db    = dout2.sum(axis=1)                          (O,)
-    dcols = W2.T @ dout2                               (C*kh*kw, N*Ho*Wo)
-    dx    = col2im(dcols)                              (N, C, H, W)
+    dcols = W2.T @ dout2                               (C*kh*kw, Ho*Wo*N)
+    dx    = col2im(dcols)                              (N, C, H, W) view
 
 col2im adds overlapping windows together, which makes dx the "full" convolution of dout
 with the flipped kernel.
@@ -22,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from nanocnn.init import Init, init_weight
-from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, unpad
+from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, to_chwn, to_nchw, unpad
 from nanocnn.layers.base import Layer, as_pair, as_rng
 
 Padding = int | tuple[int, int] | Literal["same", "valid"]
@@ -89,29 +90,29 @@ class Conv2D(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._check_input(x, ndim=4, channels=self.in_channels)
         out_hw = _out_hw(self, x.shape)
-        xp = pad(x, self.pads)
-        cols = im2col(xp, self.kernel_size, self.stride, out_hw)  # (C*kh*kw, N*Ho*Wo)
+        xp = pad(to_chwn(x), self.pads)  # (C, Hp, Wp, N)
+        cols = im2col(xp, self.kernel_size, self.stride, out_hw)  # (C*kh*kw, Ho*Wo*N)
         weight = self.params["weight"].reshape(self.out_channels, -1)
-        out = weight @ cols  # (O, N*Ho*Wo)
+        out = weight @ cols  # (O, Ho*Wo*N)
         if "bias" in self.params:
             out += self.params["bias"][:, None]
         self._cache = (cols, xp.shape, out_hw) if training else None
-        # (O, N*Ho*Wo) -> (O, N, Ho, Wo) -> (N, O, Ho, Wo)
-        return out.reshape(self.out_channels, x.shape[0], *out_hw).transpose(1, 0, 2, 3)
+        # (O, Ho*Wo*N) -> (O, Ho, Wo, N) -> (N, O, Ho, Wo) view
+        return to_nchw(out.reshape(self.out_channels, *out_hw, x.shape[0]))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise self._missing_cache()
         cols, padded_shape, out_hw = self._cache
-        # (N, O, Ho, Wo) -> (O, N*Ho*Wo)
-        dout2 = dout.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
+        # (N, O, Ho, Wo) -> (O, Ho*Wo*N): no copy when dout is batch-last in memory
+        dout2 = to_chwn(dout).reshape(self.out_channels, -1)
         weight = self.params["weight"].reshape(self.out_channels, -1)
         np.matmul(dout2, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
         if "bias" in self.params:
             np.sum(dout2, axis=1, out=self.grads["bias"])
-        dcols = weight.T @ dout2  # (C*kh*kw, N*Ho*Wo)
+        dcols = weight.T @ dout2  # (C*kh*kw, Ho*Wo*N)
         dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride, out_hw)
-        return unpad(dxp, self.pads)
+        return to_nchw(unpad(dxp, self.pads))
 
 
 def _conv_pads(padding: Padding, kernel: tuple[int, int], stride: tuple[int, int]) -> Pads:

@@ -5,6 +5,11 @@ output goes to the one input that won its window (the first maximum on ties, as 
 
     dx[window_k] += dout * (argmax == k)
 
+(argmax is the last offset that beat the running maximum; windows that do not overlap are
+written, not added.) Inference skips the argmax. Arrays are batch-last inside, see
+:mod:`nanocnn.kernels`; masks are multiplied in, never selected with ``np.where``, which
+branches on every element and runs ten times slower.
+
 Average pooling: out = mean over offsets of window_k(x) (zero padding counts in the mean,
 PyTorch's default ``count_include_pad=True``). Backward, every input of a window gets an equal
 share: ``dx[window_k] += dout / (kh * kw)``.
@@ -18,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nanocnn.kernels import Pads, output_size, pad, unpad, window
+from nanocnn.kernels import Pads, output_size, pad, to_chwn, to_nchw, unpad, window
 from nanocnn.layers.base import Layer, as_pair
 
 
@@ -55,7 +60,7 @@ class _Pool2D(Layer):
         }
 
     def _padded(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """The padded input and the output size (Ho, Wo)."""
+        """The padded batch-last input (C, Hp, Wp, N) and the output size (Ho, Wo)."""
         self._check_input(x, ndim=4)
         top, bottom, left, right = self.pads
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -68,10 +73,15 @@ class _Pool2D(Layer):
                 f"{self!r}: input of spatial size {x.shape[2]}x{x.shape[3]} is smaller than "
                 f"the window {kh}x{kw}"
             )
-        return pad(x, self.pads, self.pad_value), out_hw
+        return pad(to_chwn(x), self.pads, self.pad_value), out_hw
 
     def _offsets(self) -> list[tuple[int, int]]:
         return [(i, j) for i in range(self.kernel_size[0]) for j in range(self.kernel_size[1])]
+
+    def _disjoint(self) -> bool:
+        """Whether the windows never overlap (stride >= kernel), so backward can write each
+        window's share instead of adding it."""
+        return all(s >= k for s, k in zip(self.stride, self.kernel_size, strict=True))
 
 
 class MaxPool2D(_Pool2D):
@@ -85,24 +95,33 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         xp, out_hw = self._padded(x)
         offsets = self._offsets()
-        out = window(xp, *offsets[0], self.stride, out_hw).copy()
-        argmax = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+        out = window(xp, *offsets[0], self.stride, out_hw).copy()  # (C, Ho, Wo, N)
+        dtype = np.uint8 if len(offsets) < 256 else np.int32
+        argmax = np.zeros(out.shape, dtype=dtype) if training else None  # inference needs none
         for k, (i, j) in enumerate(offsets[1:], start=1):
             candidate = window(xp, i, j, self.stride, out_hw)
-            better = candidate > out
-            np.copyto(out, candidate, where=better)
-            argmax[better] = k
-        self._cache = (argmax, xp.shape, out_hw) if training else None
-        return out
+            if argmax is not None:
+                # k grows, so the last offset that beat the running maximum wins
+                better = (candidate > out).astype(argmax.dtype)
+                better *= k
+                np.maximum(argmax, better, out=argmax)
+            np.maximum(out, candidate, out=out)
+        self._cache = (argmax, xp.shape, out_hw) if argmax is not None else None
+        return to_nchw(out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise self._missing_cache()
         argmax, padded_shape, out_hw = self._cache
+        dout = np.ascontiguousarray(to_chwn(dout))  # (C, Ho, Wo, N)
         dxp = np.zeros(padded_shape, dtype=dout.dtype)
         for k, (i, j) in enumerate(self._offsets()):
-            window(dxp, i, j, self.stride, out_hw)[...] += np.where(argmax == k, dout, 0)
-        return unpad(dxp, self.pads)
+            target = window(dxp, i, j, self.stride, out_hw)
+            if self._disjoint():
+                np.multiply(dout, argmax == k, out=target)
+            else:
+                target += dout * (argmax == k)
+        return to_nchw(unpad(dxp, self.pads))
 
 
 class AvgPool2D(_Pool2D):
@@ -114,19 +133,23 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         xp, out_hw = self._padded(x)
         offsets = self._offsets()
-        out = window(xp, *offsets[0], self.stride, out_hw).copy()
+        out = window(xp, *offsets[0], self.stride, out_hw).copy()  # (C, Ho, Wo, N)
         for i, j in offsets[1:]:
             out += window(xp, i, j, self.stride, out_hw)
         out *= 1.0 / len(offsets)
         self._cache = (xp.shape, out_hw) if training else None
-        return out
+        return to_nchw(out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise self._missing_cache()
         padded_shape, out_hw = self._cache
-        share = dout * (1.0 / len(self._offsets()))
+        share = to_chwn(dout) * (1.0 / len(self._offsets()))  # (C, Ho, Wo, N)
         dxp = np.zeros(padded_shape, dtype=dout.dtype)
         for i, j in self._offsets():
-            window(dxp, i, j, self.stride, out_hw)[...] += share
-        return unpad(dxp, self.pads)
+            target = window(dxp, i, j, self.stride, out_hw)
+            if self._disjoint():
+                target[...] = share
+            else:
+                target += share
+        return to_nchw(unpad(dxp, self.pads))

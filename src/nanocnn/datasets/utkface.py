@@ -23,7 +23,7 @@ import numpy as np
 
 from nanocnn._optional import require
 from nanocnn.errors import DataError
-from nanocnn.images import open_image
+from nanocnn.images import ImageSource, open_image
 
 PATTERN = "[age]_[gender]_[race]_[date&time].jpg"
 NAME = re.compile(r"(\d{1,3})_([01])_([0-4])_([^_]*)\.jpe?g(\.chip\.jpe?g)?", re.IGNORECASE)
@@ -140,20 +140,28 @@ def _read_images(folder: Path, names: Sequence[str], size: int) -> tuple[np.ndar
     Returns the k readable images, (k, 3, size, size) in the order of ``names`` (the first
     rows of one preallocated buffer), and their positions in ``names``, (k,) int64.
     """
-    Image = require("PIL.Image", extra="cli")
     images = np.empty((len(names), 3, size, size), np.float32)
     kept = []
     for position, name in enumerate(names):
         try:
-            pixels = open_image(folder / name, mode="RGB")  # (H, W, 3) uint8
+            images[len(kept)] = read_face(folder / name, size)
         except DataError:
             continue
-        resized = Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR)
-        row = images[len(kept)]
-        row[...] = np.asarray(resized).transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
-        row /= 255
         kept.append(position)
     return images[: len(kept)], np.array(kept, np.int64)
+
+
+def read_face(source: ImageSource, size: int) -> np.ndarray:
+    """Read one face image as the loader does: RGB, resized to ``size`` × ``size`` (bilinear,
+    stretched if not square), as (3, size, size) float32 in [0, 1].
+
+    Raises ``DataError`` naming the image when it cannot be read (see ``open_image``).
+    """
+    Image = require("PIL.Image", extra="cli")
+    pixels = open_image(source, mode="RGB")  # (H, W, 3) uint8
+    resized = Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR)
+    chw = np.asarray(resized, np.float32).transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
+    return chw / 255
 
 
 def _cached_images(

@@ -129,8 +129,10 @@ def train_model(
     lr: float,
     batch_size: int,
     augment: Augment | None = None,
+    target_scale: float = 1.0,
 ) -> Trainer:
-    """Train ``model`` into the run folder ``out`` (resuming if asked); returns the trainer."""
+    """Train ``model`` into the run folder ``out`` (resuming if asked); returns the trainer.
+    ``target_scale`` is the std of standardised regression targets (MAE logged in their units)."""
     out.mkdir(parents=True, exist_ok=True)
     if not 0.0 < options.val_split < 1.0:
         raise ValueError(f"--val-split must be between 0 and 1, got {options.val_split}")
@@ -143,6 +145,7 @@ def train_model(
         seed=options.seed,
         augment=augment,
         progress=options.progress,
+        target_scale=target_scale,
     )
     if options.resume:
         trainer.load_checkpoint(out / CHECKPOINT_FILE)

@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--augment",
         action="store_true",
-        help="digits: random small shifts, rotations and scaling; age: also mirroring, "
+        help="random small shifts and rotations, and for digits scaling, for age mirroring, "
         "brightness and contrast",
     )
     parser.add_argument(

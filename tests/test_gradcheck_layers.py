@@ -135,3 +135,30 @@ def test_losses(loss):
     else:
         target = pred + rng.uniform(0.05, 2, pred.shape) * rng.choice([-1, 1], pred.shape)
     assert nc.gradcheck_loss(loss, pred, target) < TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [nc.Conv2D(2, 3, 3, rng=0), nc.ReLU(), nc.MaxPool2D(2), nc.Flatten(),
+                 nc.Dense(12, 4, rng=1)],
+        lambda: [nc.Flatten(), nc.Dropout(0.0), nc.Dense(72, 5, rng=0), nc.Tanh(),
+                 nc.Dense(5, 4, rng=1)],
+        lambda: [nc.BatchNorm2D(2), nc.Conv2D(2, 4, 6, rng=0), nc.Flatten()],
+        lambda: [nc.ReLU(), nc.Flatten()],
+    ],
+    ids=["conv_first", "dense_after_flatten", "batchnorm_first", "no_parameters"],
+)  # fmt: skip
+def test_backward_without_the_input_gradient_fills_the_same_grads(layers):
+    """``Sequential.backward(dout, input_grad=False)`` skips work, never changes a gradient."""
+    x = random((2, 2, 6, 6)).astype(np.float32)
+    grads = []
+    for input_grad in (True, False):
+        model = nc.Sequential(*layers())
+        out = model.forward(x, training=True)
+        dx = model.backward(random(out.shape, 3).astype(np.float32), input_grad=input_grad)
+        assert (dx is None) == (not input_grad)
+        grads.append({name: grad.copy() for name, _, grad in model.parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name, grad in grads[0].items():
+        np.testing.assert_array_equal(grads[1][name], grad, err_msg=name)

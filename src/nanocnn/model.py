@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nanocnn.errors import ModelFileError
-from nanocnn.layers import LAYER_TYPES, Layer
+from nanocnn.layers import LAYER_TYPES, Conv2D, Dense, Layer
 from nanocnn.serialization import load_arrays, save_arrays
 
 MODEL_FORMAT = "nanocnn-model"
@@ -64,11 +64,24 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Back-propagate ``dout`` (the loss gradient of the output); fills every ``grads``."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``dout`` (the loss gradient of the output); fills every ``grads``
+        and returns the gradient of the input.
+
+        ``input_grad=False`` is for training, where nothing needs the input's gradient: the
+        pass stops at the first layer with parameters, which skips its own input gradient
+        when it can (Conv2D, Dense); returns None.
+        """
+        layers = self.layers
+        if not input_grad:
+            first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+            layers = layers[first:]
+        for index, layer in enumerate(reversed(layers)):
+            if not input_grad and index == len(layers) - 1 and isinstance(layer, (Conv2D, Dense)):
+                layer.backward(dout, input_grad=False)
+            else:
+                dout = layer.backward(dout)
+        return dout if input_grad else None
 
     def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """Inference on ``x`` in batches; keeps no caches. Returns the stacked outputs."""

@@ -100,7 +100,9 @@ class Conv2D(Layer):
         # (O, Ho*Wo*N) -> (O, Ho, Wo, N) -> (N, O, Ho, Wo) view
         return to_nchw(out.reshape(self.out_channels, *out_hw, x.shape[0]))
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` and return dx; ``input_grad=False`` skips dx and returns None (a
+        first layer's input needs no gradient: that saves a matrix product and the col2im)."""
         if self._cache is None:
             raise self._missing_cache()
         cols, padded_shape, out_hw = self._cache
@@ -110,6 +112,8 @@ class Conv2D(Layer):
         np.matmul(dout2, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
         if "bias" in self.params:
             np.sum(dout2, axis=1, out=self.grads["bias"])
+        if not input_grad:
+            return None
         dcols = weight.T @ dout2  # (C*kh*kw, Ho*Wo*N)
         dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride, out_hw)
         return to_nchw(unpad(dxp, self.pads))

@@ -62,13 +62,14 @@ class Dense(Layer):
         self._x = x if training else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` and return dx; ``input_grad=False`` skips dx and returns None."""
         if self._x is None:
             raise self._missing_cache()
         np.matmul(dout.T, self._x, out=self.grads["weight"])
         if "bias" in self.params:
             np.sum(dout, axis=0, out=self.grads["bias"])
-        return dout @ self.params["weight"]
+        return dout @ self.params["weight"] if input_grad else None
 
 
 class Flatten(Layer):

@@ -1,0 +1,101 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, draws digits on the
+app's canvas with the mouse and reads what the page answers.
+
+Screenshots of the page go to the folder ``$NANOCNN_TEST_ARTIFACTS`` (default
+``test-artifacts``). Run these tests alone with ``pytest -m browser``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_app import STROKES
+
+from nanocnn.app import DRAW_MESSAGE, SMALL_MESSAGE
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("NANOCNN_TEST_ARTIFACTS", "test-artifacts"))
+TIMEOUT_MS = 60_000  # for each wait: page, prediction (generous: CI machines can be slow)
+STEPS = 8  # mouse moves along each straight piece of a stroke
+
+BRUSH_CHOSEN = '#sketch button[aria-label="Brush"].highlight'
+TOP_CLASS = '#prediction [data-testid="label-output-value"]'
+CLASSES_SHOWN = "#prediction .confidence-set dt"
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str, chromium: Path) -> Iterator[Any]:
+    """The app's page in headless Chromium, loaded, with the brush chosen."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app_url)
+        page.wait_for_selector(BRUSH_CHOSEN)
+        yield page
+        browser.close()
+
+
+def clear(page: Any) -> None:
+    """Press Clear; wait for the empty canvas's message and for the brush to be chosen again."""
+    page.click("#clear")
+    page.locator(TOP_CLASS, has_text=DRAW_MESSAGE).wait_for()
+    page.wait_for_selector(BRUSH_CHOSEN)
+
+
+def stroke(page: Any, points: list[tuple[int, int]]) -> None:
+    """Drag the mouse through ``points`` (pixels from the canvas centre) with the button down,
+    and wait until the page shows the reading of the drawing with this stroke."""
+    box = page.locator("#sketch canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    shown = page.eval_on_selector_all("#input img", "images => images.map(image => image.src)")
+    page.mouse.move(x + points[0][0], y + points[0][1])
+    page.mouse.down()
+    for dx, dy in points[1:]:
+        page.mouse.move(x + dx, y + dy, steps=STEPS)
+    page.mouse.up()
+    page.wait_for_function(
+        "shown => { const image = document.querySelector('#input img');"
+        " return image !== null && !shown.includes(image.src); }",
+        arg=shown,
+    )
+
+
+@pytest.mark.parametrize("digit", ["1", "7"])
+def test_a_digit_drawn_with_the_mouse_is_read(page: Any, digit: str) -> None:
+    clear(page)
+    for points in STROKES[digit]:
+        stroke(page, points)  # the page answers after every stroke
+    assert page.inner_text(TOP_CLASS) == digit
+    shown = page.locator(CLASSES_SHOWN).all_inner_texts()
+    assert len(shown) == 3 and shown[0] == digit
+    assert page.locator("#feature-maps img").is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"app-drew-{digit}.png", full_page=True)
+
+
+def test_a_stray_dot_asks_for_a_digit(page: Any) -> None:
+    clear(page)
+    box = page.locator("#sketch canvas").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 - 30)
+    page.locator(TOP_CLASS, has_text=SMALL_MESSAGE).wait_for()
+    assert not page.locator("#input img").count()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "app-stray-dot.png", full_page=True)

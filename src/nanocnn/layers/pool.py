@@ -83,6 +83,12 @@ class _Pool2D(Layer):
         window's share instead of adding it."""
         return all(s >= k for s, k in zip(self.stride, self.kernel_size, strict=True))
 
+    def _tiles(self, padded_shape: tuple[int, ...], out_hw: tuple[int, int]) -> bool:
+        """Whether the windows cover the padded input exactly once (no gaps, no remainder),
+        so backward writes every pixel and needs no zeroed array."""
+        (kh, kw), (ho, wo) = self.kernel_size, out_hw
+        return self.stride == self.kernel_size and padded_shape[1:3] == (ho * kh, wo * kw)
+
 
 class MaxPool2D(_Pool2D):
     """``MaxPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
@@ -102,7 +108,7 @@ class MaxPool2D(_Pool2D):
             candidate = window(xp, i, j, self.stride, out_hw)
             if argmax is not None:
                 # k grows, so the last offset that beat the running maximum wins
-                better = (candidate > out).astype(argmax.dtype)
+                better = np.greater(candidate, out).view(np.uint8)  # 0 or 1, no copy
                 better *= k
                 np.maximum(argmax, better, out=argmax)
             np.maximum(out, candidate, out=out)
@@ -114,7 +120,8 @@ class MaxPool2D(_Pool2D):
             raise self._missing_cache()
         argmax, padded_shape, out_hw = self._cache
         dout = np.ascontiguousarray(to_chwn(dout))  # (C, Ho, Wo, N)
-        dxp = np.zeros(padded_shape, dtype=dout.dtype)
+        tiled = self._tiles(padded_shape, out_hw)  # every pixel in exactly one window
+        dxp = (np.empty if tiled else np.zeros)(padded_shape, dtype=dout.dtype)
         for k, (i, j) in enumerate(self._offsets()):
             target = window(dxp, i, j, self.stride, out_hw)
             if self._disjoint():

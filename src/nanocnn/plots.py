@@ -321,6 +321,7 @@ def plot_error_by_bucket(
     bars = ax.bar(labels, errors[present] / counts[present], color="tab:blue")
     ax.bar_label(bars, labels=[f"n={c}" for c in counts[present]], fontsize=8, padding=2)
     ax.margins(y=0.12)
+    ax.tick_params(axis="x", labelrotation=45)
     ax.set_xlabel("true age (years)")
     ax.set_ylabel("mean absolute error (years)")
     ax.set_title(f"Mean absolute error by age (overall {mae(y_true, y_pred):.2f} years)")

@@ -70,21 +70,30 @@ def window(
 
 
 def im2col(
-    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+    xp: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    out_hw: tuple[int, int],
+    reuse: np.ndarray | None = None,
 ) -> np.ndarray:
     """Unfold the padded batch-last input into columns.
 
     xp (C, Hp, Wp, N) -> cols (C * kh * kw, Ho * Wo * N), with row ``(c * kh + i) * kw + j``
     holding channel c at kernel offset (i, j), so ``weight.reshape(out, -1) @ cols`` is the
     convolution (``weight`` in PyTorch's (out, in, kh, kw) order), batch-last.
+    The columns are written into ``reuse`` when it is an array of the right shape and dtype
+    that nothing needs any more (a fresh array of megabytes costs a page fault per 4 KiB).
     """
     c, n = xp.shape[0], xp.shape[3]
     (kh, kw), (ho, wo) = kernel, out_hw
-    cols = np.empty((c, kh, kw, ho, wo, n), dtype=xp.dtype)
+    shape = (c * kh * kw, ho * wo * n)
+    if reuse is None or reuse.shape != shape or reuse.dtype != xp.dtype:
+        reuse = np.empty(shape, dtype=xp.dtype)
+    cols = reuse.reshape(c, kh, kw, ho, wo, n)
     for i in range(kh):
         for j in range(kw):
             cols[:, i, j] = window(xp, i, j, stride, out_hw)
-    return cols.reshape(c * kh * kw, ho * wo * n)
+    return reuse
 
 
 def col2im(

@@ -91,7 +91,8 @@ class Conv2D(Layer):
         self._check_input(x, ndim=4, channels=self.in_channels)
         out_hw = _out_hw(self, x.shape)
         xp = pad(to_chwn(x), self.pads)  # (C, Hp, Wp, N)
-        cols = im2col(xp, self.kernel_size, self.stride, out_hw)  # (C*kh*kw, Ho*Wo*N)
+        dead = self._cache[0] if self._cache is not None else None  # the last batch's cols
+        cols = im2col(xp, self.kernel_size, self.stride, out_hw, dead)  # (C*kh*kw, Ho*Wo*N)
         weight = self.params["weight"].reshape(self.out_channels, -1)
         out = weight @ cols  # (O, Ho*Wo*N)
         if "bias" in self.params:
@@ -109,7 +110,13 @@ class Conv2D(Layer):
         # (N, O, Ho, Wo) -> (O, Ho*Wo*N): no copy when dout is batch-last in memory
         dout2 = to_chwn(dout).reshape(self.out_channels, -1)
         weight = self.params["weight"].reshape(self.out_channels, -1)
-        np.matmul(dout2, cols.T, out=self.grads["weight"].reshape(self.out_channels, -1))
+        dweight = self.grads["weight"].reshape(self.out_channels, -1)  # (O, C*kh*kw)
+        if dweight.shape[1] > dweight.shape[0]:
+            # the same product transposed: with the longer side as rows OpenBLAS runs it up
+            # to twice as fast (LeNet's convolutions: O = 6 and 16 against 25 and 150)
+            dweight[...] = (cols @ dout2.T).T
+        else:
+            np.matmul(dout2, cols.T, out=dweight)
         if "bias" in self.params:
             np.sum(dout2, axis=1, out=self.grads["bias"])
         if not input_grad:

@@ -113,3 +113,21 @@ def test_layers_give_the_same_answer_for_any_memory_layout(make):
             np.testing.assert_allclose(layer.backward(dout_view), expected_dx, rtol=1e-6)
             np.testing.assert_array_equal(x_view, x_before)
             np.testing.assert_array_equal(dout_view, dout_before)
+
+
+def test_inference_in_pieces_equals_the_whole_batch():
+    """``Sequential.forward`` runs large inference batches in pieces; the result must be the
+    layers applied to the whole batch at once (every layer is per-sample in inference)."""
+    from nanocnn.model import INFERENCE_CHUNK
+
+    model = nc.Sequential(
+        nc.Conv2D(1, 4, 3, padding=1, rng=0), nc.BatchNorm2D(4), nc.ReLU(), nc.MaxPool2D(2),
+        nc.Dropout(0.5, rng=0), nc.Flatten(), nc.Dense(4 * 4 * 4, 3, rng=1),
+    )  # fmt: skip
+    model.forward(np.random.default_rng(2).random((8, 1, 8, 8), dtype=np.float32), True)
+    x = np.random.default_rng(3).random((2 * INFERENCE_CHUNK + 5, 1, 8, 8), dtype=np.float32)
+    whole = x
+    for layer in model:
+        whole = layer.forward(whole, training=False)
+    np.testing.assert_allclose(model.forward(x), whole, rtol=1e-6, atol=1e-6)
+    assert model.forward(x).shape == (len(x), 3)

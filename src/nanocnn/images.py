@@ -35,8 +35,9 @@ DEFAULT_MAX_PIXELS = 50_000_000
 # Pillow modes holding more than 8 bits a pixel: scaled to 8 bits by their range, not clipped.
 _DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
-# What Pillow raises on a corrupt or truncated file, besides its UnidentifiedImageError.
-_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error)
+# What Pillow raises on a corrupt or truncated file, besides its UnidentifiedImageError
+# (IndexError: some plugins index past the end of a truncated header).
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError)
 
 
 def open_image(
@@ -127,7 +128,7 @@ def _decode(image: PILImage, mode: Mode, name: str, max_pixels: int) -> np.ndarr
             f"{name}: too many pixels ({width}×{height} = {width * height:,}; "
             f"the limit is {max_pixels:,})"
         )
-    if getattr(image, "is_animated", False):
+    if image.tell() != 0:  # not is_animated: that parses the next frame, which may be cut off
         image.seek(0)
     image.load()
     image = ImageOps.exif_transpose(image)

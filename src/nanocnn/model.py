@@ -8,6 +8,7 @@ alone rebuilds the model: ``model.save(path)`` and ``nanocnn.load(path)``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,9 +97,14 @@ class Sequential:
         return dout if input_grad else None
 
     def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        """Inference on ``x`` in batches; keeps no caches. Returns the stacked outputs."""
-        if len(x) == 0:
-            raise ValueError("predict() got an empty input")
+        """Inference on ``x`` in batches; keeps no caches. Returns the stacked outputs.
+
+        ``x`` follows the data rules of :func:`as_input` (floating point, finite) and holds
+        at least one sample; its shape is checked by the first layer.
+        """
+        x = as_input(x, self.dtype)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"predict() needs a batch of shape (N, ...), N >= 1; got {x.shape}")
         outputs = [
             self.forward(x[start : start + batch_size], training=False)
             for start in range(0, len(x), batch_size)
@@ -220,9 +226,9 @@ def load(path: str | os.PathLike) -> Sequential:
     if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
         raise ModelFileError(f"{path}: the architecture is not a list of layers")
     _check_sizes(path, layers, arrays)
+    dtype = _weights_dtype(path, arrays)
     try:
         model = Sequential.from_config(layers)
-        dtype = next(iter(arrays.values())).dtype if arrays else np.float32
         model.astype(dtype)
         model.load_state_dict(arrays)
     except (TypeError, ValueError) as error:
@@ -232,28 +238,75 @@ def load(path: str | os.PathLike) -> Sequential:
     return model
 
 
+def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:
+    """``x`` checked and converted for a model of ``dtype``: the data rule of ``predict`` and
+    ``Trainer.fit``.
+
+    Floating-point values are converted to ``dtype`` (an explicit copy when they differ, e.g.
+    float64 to float32). Integer values, such as uint8 images, are refused: converted as they
+    are they would give silently wrong answers, so scale them first
+    (``x.astype(np.float32) / 255``). NaN or infinite values (also those that overflow
+    ``dtype``) are refused.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(
+            f"{name} has dtype {x.dtype}; pass floating-point values, e.g. "
+            f"{name}.astype(np.float32) / 255 for 8-bit images"
+        )
+    with np.errstate(over="ignore"):  # values too large for dtype become inf, refused below
+        x = x.astype(dtype, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+SIZE_ARGS = ("in_channels", "out_channels", "in_features", "out_features", "num_features")
+WINDOW_ARGS = ("kernel_size", "stride", "padding")
+LOADER_ARGS = ("rng", "dtype")  # chosen by the loader, never by a file
+# An architecture may declare at most this many times the weights its file holds: enough for
+# a file that lacks a tensor to reach load_state_dict's precise message, small enough that
+# the memory a file can claim stays proportional to its size.
+SIZE_MARGIN = 2
+
+
 def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
-    """Refuse an architecture whose layers would allocate more than the file's arrays hold,
-    before building it: a small hostile file must not make the loader allocate gigabytes."""
-    budget = sum(array.size for array in arrays.values()) + 1
+    """Refuse, before building anything, an architecture whose layers together declare far
+    more weights than the file's arrays hold (``SIZE_MARGIN``), whose sizes are not plain
+    integers, or whose padding is wider than its kernel: a small hostile file must not make
+    the loader, or a later ``predict``, allocate gigabytes."""
+    budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
+    declared = 0
     for index, spec in enumerate(layers):
-        sizes = [
-            value
-            for key in (
-                "in_channels",
-                "out_channels",
-                "in_features",
-                "out_features",
-                "num_features",
-            )
-            if isinstance(value := spec.get(key), int)
+        where = f"{path}: layer {index} ({spec.get('type')})"
+        if forbidden := [key for key in LOADER_ARGS if key in spec]:
+            raise ModelFileError(f"{where} sets {forbidden}, which a model file may not")
+        sizes = {key: [spec[key]] for key in SIZE_ARGS if key in spec}
+        pairs = {
+            key: value if isinstance(value, list) else [value, value]
+            for key in WINDOW_ARGS
+            if key in spec and (value := spec[key]) not in ("same", "valid")
+        }
+        bad = [
+            key
+            for key, numbers in {**sizes, **pairs}.items()
+            if not all(type(number) is int and number >= 0 for number in numbers)
         ]
-        kernel = spec.get("kernel_size", 1)
-        kernel = kernel if isinstance(kernel, list) else [kernel, kernel]
-        if all(isinstance(k, int) for k in kernel):
-            sizes += kernel
-        if int(np.prod(sizes, dtype=np.float64)) > budget:
-            raise ModelFileError(
-                f"{path}: layer {index} ({spec.get('type')}) is larger than the weights the "
-                f"file holds"
-            )
+        if bad:
+            raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
+        kernel = pairs.get("kernel_size", [1, 1])
+        if any(pad > size for pad, size in zip(pairs.get("padding", []), kernel, strict=False)):
+            raise ModelFileError(f"{where}: padding {spec['padding']} is wider than the kernel")
+        if sizes:
+            declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
+        if declared > budget:
+            raise ModelFileError(f"{where} is larger than the weights the file holds")
+
+
+def _weights_dtype(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> np.dtype:
+    """The one floating-point dtype of a model file's arrays (float32 if it has none)."""
+    dtypes = {array.dtype.newbyteorder("=") for array in arrays.values()}
+    if len(dtypes) > 1 or any(dtype.kind != "f" for dtype in dtypes):
+        found = ", ".join(sorted(str(dtype) for dtype in dtypes))
+        raise ModelFileError(f"{path}: weights must be of one floating-point dtype, not {found}")
+    return dtypes.pop() if dtypes else np.dtype(np.float32)

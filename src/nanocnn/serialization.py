@@ -4,13 +4,17 @@ The file is an ordinary NumPy ``.npz`` (a zip of ``.npy`` files) that holds the 
 one extra entry, ``__header__``, the UTF-8 JSON header as uint8. Reading it never unpickles:
 each entry's ``.npy`` header is parsed first, only plain numeric dtypes are accepted, and the
 declared size is checked against the bytes that are really there before anything is allocated.
-Writing is atomic: a temporary file in the same folder, flushed to disk, then renamed over the
-target, so a crash leaves either the old file or the new one, never half of one.
+Writing is atomic: a temporary file in the same folder, flushed to disk, renamed over the
+target, then the folder itself flushed so that the rename survives a power cut: a crash at any
+moment leaves either the old file or the new one, never half of one. (A crash may leave the
+temporary ``.<name>.<random>`` file behind; it is never read.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -45,7 +49,22 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], header: 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; where folders cannot be opened, as on
+    Windows, there is nothing to do."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse to flush folders
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def load_arrays(
@@ -64,7 +83,9 @@ def load_arrays(
             arrays = _read_entries(archive, path, max_bytes)
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
+    # zipfile raises NotImplementedError or RuntimeError for fields it cannot honour
+    # (a compression method, encryption) and, in a damaged file, those fields can say anything.
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as error:
         raise ModelFileError(f"{path}: not a readable nanocnn file ({error})") from error
     if HEADER not in arrays:
         raise ModelFileError(f"{path}: not a nanocnn file (it has no {HEADER} entry)")
@@ -94,7 +115,9 @@ def _read_entries(archive: zipfile.ZipFile, path: Path, max_bytes: int) -> dict[
                 raise ModelFileError(f"{path}: entry {name!r} has .npy version {version}")
             if dtype.kind not in ALLOWED_KINDS or dtype.hasobject or dtype.fields:
                 raise ModelFileError(f"{path}: entry {name!r} has forbidden dtype {dtype}")
-            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if any(size < 0 for size in shape):
+                raise ModelFileError(f"{path}: entry {name!r} has negative shape {shape}")
+            nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
             total += nbytes
             if nbytes > info.file_size or total > max_bytes:
                 raise ModelFileError(

@@ -18,10 +18,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from nanocnn.cli import app, evaluate, predict, summary, train
+from nanocnn.cli import app, evaluate, gradcheck, predict, summary, train
 from nanocnn.errors import NanocnnError
 
-COMMANDS = [train, evaluate, predict, summary, app]
+COMMANDS = [train, evaluate, predict, summary, gradcheck, app]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

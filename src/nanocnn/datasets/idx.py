@@ -158,7 +158,12 @@ def _parse_header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...]]:
         raise DataError(f"{name}: IDX header declares 0 dimensions")
     if len(head) < 4 + 4 * ndim:
         raise DataError(f"{name}: truncated IDX header ({ndim} dimensions declared)")
-    return _DTYPES[code], struct.unpack_from(f">{ndim}I", head, 4)
+    dtype, shape = _DTYPES[code], struct.unpack_from(f">{ndim}I", head, 4)
+    # NumPy refuses a shape whose non-zero sizes multiply past its index range, even when
+    # another size is zero and the array would be empty.
+    if math.prod(size for size in shape if size) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise DataError(f"{name}: IDX header declares shape {shape}, too large for any array")
+    return dtype, shape
 
 
 def _check_length(actual: int, declared: int, name: str) -> None:

@@ -16,9 +16,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from nanocnn.errors import ModelFileError, NonFiniteLossError
 from nanocnn.losses import Loss
 from nanocnn.model import Sequential
 from nanocnn.optim import SGD, Adam, Optimizer
+from nanocnn.serialization import load_arrays
 from nanocnn.training import (
     Callback,
     CosineLR,
@@ -96,10 +98,10 @@ def make_optimizer(name: str, model: Sequential, lr: float) -> Optimizer:
 
 
 def make_callbacks(options: TrainOptions, out: Path, epochs: int) -> list[Callback]:
-    """Checkpoints (best model, training state), the schedule and optional early stopping."""
+    """The best-model checkpoint, the schedule, optional early stopping, and last the training
+    checkpoint, so that it saves the others' state after their end-of-epoch step."""
     callbacks: list[Callback] = [
-        ModelCheckpoint(out / MODEL_FILE, monitor="val_loss", save_best_only=True),
-        TrainingCheckpoint(out / CHECKPOINT_FILE),
+        ModelCheckpoint(out / MODEL_FILE, monitor="val_loss", save_best_only=True)
     ]
     schedules: dict[str, Callback | None] = {
         "cosine": CosineLR(),
@@ -114,6 +116,7 @@ def make_callbacks(options: TrainOptions, out: Path, epochs: int) -> list[Callba
         callbacks.append(schedule)
     if options.patience:
         callbacks.append(EarlyStopping("val_loss", patience=options.patience))
+    callbacks.append(TrainingCheckpoint(out / CHECKPOINT_FILE))
     return callbacks
 
 
@@ -153,16 +156,40 @@ def train_model(
     try:
         trainer.fit(x, y, epochs, validation_split=options.val_split)
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: the state after epoch {trainer.epoch} is saved in "
-            f"{out / CHECKPOINT_FILE}; continue with: nanocnn train --resume --out {out} "
-            f"(and the same options)",
-            file=sys.stderr,
-        )
+        epoch = saved_epoch(out / CHECKPOINT_FILE)
+        if epoch is None:
+            print("\ninterrupted before the first epoch ended: nothing saved", file=sys.stderr)
+        else:
+            print(
+                f"\ninterrupted: the state after epoch {epoch} is saved in "
+                f"{out / CHECKPOINT_FILE}; continue with: nanocnn train --resume --out {out} "
+                f"(and the same options)",
+                file=sys.stderr,
+            )
         raise
+    except NonFiniteLossError as error:
+        epoch = saved_epoch(out / CHECKPOINT_FILE)
+        if epoch is None:
+            raise
+        kept = f"the state after epoch {epoch} is kept in {out / CHECKPOINT_FILE}"
+        raise NonFiniteLossError(f"{error}; {kept}") from error
     trainer.history.to_csv(out / "history.csv")
     trainer.history.to_json(out / "history.json")
     return trainer
+
+
+def saved_epoch(path: Path) -> int | None:
+    """The epoch a training checkpoint holds, read back from the file (None if there is no
+    readable checkpoint): an interrupted run reports what is really on disk.
+
+    Checkpoints are saved whole at the end of each epoch: an interrupt inside an epoch loses
+    that epoch's progress, and resuming replays it exactly as an uninterrupted run would.
+    """
+    try:
+        _, header = load_arrays(path)
+    except ModelFileError:
+        return None
+    return header.get("epoch")
 
 
 def peak_memory_mb() -> float:

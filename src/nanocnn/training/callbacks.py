@@ -149,7 +149,12 @@ class ModelCheckpoint(Callback):
 
 class TrainingCheckpoint(Callback):
     """Save the whole training state (weights, optimizer, epoch, random generators, history,
-    callbacks) at the end of every epoch, so that ``Trainer.load_checkpoint`` can resume."""
+    callbacks) at the end of every epoch, so that ``Trainer.load_checkpoint`` can resume.
+
+    Put it last in the callbacks: it records the state the others reach after running their
+    own ``on_epoch_end`` (a plateau schedule's counter, early stopping's best). The file is
+    written atomically, so a crash leaves the previous epoch's checkpoint intact.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)

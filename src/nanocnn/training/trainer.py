@@ -3,11 +3,16 @@
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), seed=0)
     history = trainer.fit(x, y, epochs=5, validation_split=0.1)
 
-Data rules: ``x`` must hold floating-point values (NCHW images, or (N, features)); it is
-converted to the model's dtype (float32) in one explicit copy if needed. Integer images
-(uint8) are refused: scale them first (``x.astype(np.float32) / 255``). NaN or inf in ``x``
-or ``y`` is refused. Classification labels ``y`` are integers (N,); regression targets are
-floats (N,) or (N, outputs).
+Data rules (the same for ``Sequential.predict``, see ``nanocnn.model.as_input``): ``x`` must
+hold floating-point values (NCHW images, or (N, features)); it is converted to the model's
+dtype (float32) in one explicit copy if needed. Integer images (uint8) are refused: scale them
+first (``x.astype(np.float32) / 255``). NaN or inf in ``x`` or ``y`` is refused; shapes are
+checked by the first layer. Classification labels ``y`` are integers (N,); regression targets
+are numbers (N,) or (N, outputs), converted to the model's dtype.
+
+A loss that becomes NaN or infinite, or weights that do, stop training with a
+``NonFiniteLossError`` naming the epoch and batch (and the learning rate, the usual cause),
+before anything non-finite reaches a checkpoint.
 
 Everything random (shuffling, augmentation, the validation split) comes from generators
 seeded by ``seed``; with the same seed on the same machine two runs give bit-identical
@@ -27,7 +32,7 @@ import numpy as np
 
 from nanocnn.errors import ModelFileError, NonFiniteLossError
 from nanocnn.losses import Loss, SoftmaxCrossEntropy
-from nanocnn.model import Sequential
+from nanocnn.model import Sequential, as_input
 from nanocnn.optim import Optimizer
 from nanocnn.serialization import load_arrays, save_arrays
 from nanocnn.training.callbacks import Callback
@@ -103,22 +108,38 @@ class Trainer:
         self.stop_training = False
         for callback in self.callbacks:
             callback.on_train_begin(self)
-        while self.epoch < epochs and not self.stop_training:
-            for callback in self.callbacks:
-                callback.on_epoch_begin(self)
-            bar = Progress(self.epoch + 1, epochs, len(x), self.progress)
-            logs = self._train_epoch(x, y, bar)
-            if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
-            self.epoch += 1
-            logs = {"epoch": self.epoch, **logs}
-            self.history.append(logs)
-            bar.close(logs)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, logs)
+        # NumPy's overflow warnings would only repeat what the non-finite checks report.
+        with np.errstate(over="ignore", invalid="ignore"):
+            while self.epoch < epochs and not self.stop_training:
+                self._epoch(x, y, epochs, validation_data)
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
+
+    def _epoch(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        epochs: int,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
+        """One epoch: train, validate, log, and run the callbacks."""
+        for callback in self.callbacks:
+            callback.on_epoch_begin(self)
+        bar = Progress(self.epoch + 1, epochs, len(x), self.progress)
+        logs = self._train_epoch(x, y, bar)
+        if validation_data is not None:
+            try:
+                scores = self.evaluate(*validation_data)
+            except NonFiniteLossError as error:
+                raise self._diverged("in validation", error, bar) from error
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+        self.epoch += 1
+        logs = {"epoch": self.epoch, **logs}
+        self.history.append(logs)
+        bar.close(logs)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, logs)
 
     def _train_epoch(self, x: np.ndarray, y: np.ndarray, bar: Progress) -> dict[str, float]:
         start = time.perf_counter()
@@ -135,23 +156,31 @@ class Trainer:
             try:
                 loss = self.loss_fn.forward(pred, yb)
             except NonFiniteLossError as error:
-                bar.abort()
-                raise NonFiniteLossError(
-                    f"training stopped at epoch {self.epoch + 1}, batch {batch} "
-                    f"(learning rate {self.optimizer.lr:.2e}): {error}"
-                ) from error
+                raise self._diverged(f"batch {batch}", error, bar) from error
             self.model.backward(self.loss_fn.backward())
             self.optimizer.step()
             self.step += 1
             total_loss += loss * len(index)
             total_metric += self._metric_sum(pred, yb)
             bar.update(len(index), loss)
+        bad = [name for name, param, _ in self.model.parameters() if not np.isfinite(param).all()]
+        if bad:  # the last update overflowed: stop before a checkpoint saves it
+            cause = f"weights {bad} became NaN or infinite: try a lower learning rate"
+            raise self._diverged(f"batch {batch}", cause, bar)
         return {
             "loss": total_loss / len(x),
             self.metric: total_metric / len(x),
             "lr": self.optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
+
+    def _diverged(self, where: str, cause: object, bar: Progress) -> NonFiniteLossError:
+        """The error that stops a diverged run, saying where, at what learning rate and why."""
+        bar.abort()
+        return NonFiniteLossError(
+            f"training stopped at epoch {self.epoch + 1}, {where} "
+            f"(learning rate {self.optimizer.lr:.2e}): {cause}"
+        )
 
     def _metric_sum(self, pred: np.ndarray, y: np.ndarray) -> float:
         """Correct predictions (classification), or the summed absolute error (regression) in
@@ -179,14 +208,7 @@ class Trainer:
             raise ValueError(
                 f"x and y must hold the same, non-zero number of samples: got {len(x)} and {len(y)}"
             )
-        if not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(
-                f"x has dtype {x.dtype}; pass floating-point values, e.g. "
-                f"x.astype(np.float32) / 255 for 8-bit images"
-            )
-        x = x.astype(self.model.dtype, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise ValueError("x contains NaN or infinite values")
+        x = as_input(x, self.model.dtype)
         if self.classification and not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"classification labels y must be integers, got dtype {y.dtype}")
         if not self.classification:
@@ -237,7 +259,7 @@ class Trainer:
         arrays, header = load_arrays(path)
         if header.get("format") != CHECKPOINT_FORMAT:
             raise ModelFileError(f"{path}: not a nanocnn training checkpoint")
-        if header["layers"] != self.model.config():
+        if header.get("layers") != self.model.config():
             raise ModelFileError(f"{path}: the checkpoint is of a different architecture")
         try:
             self.model.load_state_dict(_prefixed(arrays, "model."))
@@ -246,15 +268,15 @@ class Trainer:
                 state = dict(header["callbacks"][index])
                 state.update(_prefixed(arrays, f"callbacks.{index}."))
                 callback.load_state_dict(state)
-        except (ValueError, KeyError, IndexError) as error:
+            self.epoch, self.step = int(header["epoch"]), int(header["step"])
+            self.rng.bit_generator.state = header["rng"]
+            for index, state in header["layer_rngs"].items():
+                self.model[int(index)].rng.bit_generator.state = state
+            self.history = History(list(header["history"]))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             raise ModelFileError(
-                f"{path}: the checkpoint does not fit this run ({error})"
+                f"{path}: the checkpoint is damaged or does not fit this run ({error!r})"
             ) from error
-        self.epoch, self.step = header["epoch"], header["step"]
-        self.rng.bit_generator.state = header["rng"]
-        for index, state in header["layer_rngs"].items():
-            self.model[int(index)].rng.bit_generator.state = state
-        self.history = History(list(header["history"]))
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -1,0 +1,137 @@
+"""``nanocnn gradcheck``: every layer's and loss's backward against central differences.
+
+For whoever changes a layer: each layer type is checked over a grid of input shapes, kernel
+sizes, strides and paddings (overlapping windows, windows that do not tile the input, even
+kernels, "same" padding) with :func:`nanocnn.gradcheck.gradcheck`, in float64, and every loss
+with :func:`nanocnn.gradcheck.gradcheck_loss`. A row passes when each of its relative errors
+is below the tolerance: a correct backward gives about 1e-9 or less, a wrong one something
+near 1. The exit status is 1 if any row fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nanocnn.cli.arguments import positive_float
+
+TOLERANCE = 1e-6
+
+# (layer type, positional constructor arguments, input shape): every type in LAYER_TYPES.
+LAYER_GRID: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
+    # Conv2D(in, out, kernel, stride, padding, bias)
+    ("Conv2D", (1, 2, 3), (2, 1, 6, 6)),
+    ("Conv2D", (3, 4, 3, 2, 1), (2, 3, 7, 7)),
+    ("Conv2D", (2, 3, (3, 2), (2, 1), (1, 0)), (1, 2, 8, 5)),
+    ("Conv2D", (2, 2, 4, 3, 2), (2, 2, 9, 9)),  # the stride does not tile the input
+    ("Conv2D", (3, 2, 1), (1, 3, 5, 6)),  # 1x1 kernel
+    ("Conv2D", (2, 3, 3, 1, "same"), (2, 2, 6, 6)),
+    ("Conv2D", (2, 2, (2, 4), 1, "same"), (1, 2, 6, 7)),  # even kernel: uneven padding
+    ("Conv2D", (1, 2, 5, 1, 0, False), (2, 1, 5, 5)),  # the kernel covers the input
+    # pools (kernel, stride, padding)
+    ("MaxPool2D", (2,), (2, 2, 6, 6)),
+    ("MaxPool2D", (2,), (2, 3, 7, 7)),  # odd size: the last row and column are dropped
+    ("MaxPool2D", (3, 2, 1), (1, 2, 7, 7)),  # overlapping windows, padding
+    ("MaxPool2D", ((3, 2), (1, 2), (1, 1)), (2, 1, 6, 5)),
+    ("AvgPool2D", (2,), (2, 2, 6, 6)),
+    ("AvgPool2D", (2,), (2, 3, 7, 7)),
+    ("AvgPool2D", (3, 2, 1), (1, 2, 7, 7)),
+    ("AvgPool2D", ((3, 2), (1, 2), (1, 1)), (2, 1, 6, 5)),
+    # Dense(in, out, bias)
+    ("Dense", (1, 1), (1, 1)),
+    ("Dense", (7, 3), (4, 7)),
+    ("Dense", (16, 10, False), (5, 16)),
+    ("Flatten", (), (2, 3, 4, 4)),
+    ("ReLU", (), (2, 3, 4, 4)),
+    ("LeakyReLU", (0.1,), (3, 5)),
+    ("Sigmoid", (), (3, 5)),
+    ("Tanh", (), (2, 3, 4, 4)),
+    ("Softmax", (), (3, 5)),
+    ("Dropout", (0.4,), (4, 10)),
+    ("BatchNorm1D", (5,), (6, 5)),
+    ("BatchNorm2D", (3,), (4, 3, 3, 3)),
+]
+
+LOSSES = ["SoftmaxCrossEntropy", "MSELoss", "L1Loss", "HuberLoss"]
+COLUMNS = ("x", "weight", "bias")  # the relative errors shown: the input's and parameters'
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "gradcheck",
+        help="check every layer's gradients numerically",
+        description="Compare each layer's and loss's hand-written backward with central "
+        "differences in float64, over a grid of shapes, kernels, strides and paddings; "
+        "print a table of relative errors. Exit status 1 if any check fails.",
+    )
+    parser.add_argument(
+        "--layer",
+        action="append",
+        choices=sorted({name for name, _, _ in LAYER_GRID} | set(LOSSES)),
+        metavar="TYPE",
+        help="check only this layer or loss type (repeatable), e.g. Conv2D",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=positive_float,
+        default=TOLERANCE,
+        help=f"largest relative error that passes (default: {TOLERANCE:g})",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    wanted = set(args.layer or ())
+    rows = [row for row in check_layers() + check_losses() if not wanted or row[0] in wanted]
+    width = max(len(name) for _, name, _, _ in rows)
+    print(f"{'layer':<{width}}  {'input':<14} {'x':>8} {'weight':>8} {'bias':>8}  result")
+    failed = 0
+    for _, name, shape, errors in rows:
+        passed = max(errors.values()) < args.tolerance
+        failed += not passed
+        cells = [f"{errors[key]:8.1e}" if key in errors else f"{'-':>8}" for key in COLUMNS]
+        print(f"{name:<{width}}  {shape:<14} {' '.join(cells)}  {'PASS' if passed else 'FAIL'}")
+    verdict = f", {failed} FAILED" if failed else ""
+    print(f"\n{len(rows) - failed}/{len(rows)} passed{verdict} (tolerance {args.tolerance:g})")
+    return 1 if failed else 0
+
+
+Row = tuple[str, str, str, dict[str, float]]  # (type, description, input shape, errors)
+
+
+def check_layers() -> list[Row]:
+    """Relative errors of every layer in ``LAYER_GRID`` (x, and each parameter)."""
+    import numpy as np
+
+    from nanocnn.gradcheck import gradcheck
+    from nanocnn.layers import LAYER_TYPES
+
+    rows = []
+    for index, (kind, args, shape) in enumerate(LAYER_GRID):
+        seeded = {"rng": index} if kind in ("Conv2D", "Dense", "Dropout") else {}
+        layer = LAYER_TYPES[kind](*args, **seeded)
+        # x from another seed than gradcheck's dout: for BatchNorm an upstream gradient that
+        # is an affine function of x would have a true input gradient of exactly zero.
+        x = np.random.default_rng([index, 1]).standard_normal(shape) * 2
+        rows.append((kind, repr(layer), str(shape), gradcheck(layer, x)))
+    return rows
+
+
+def check_losses() -> list[Row]:
+    """Relative error of every loss's gradient with respect to its prediction."""
+    import numpy as np
+
+    from nanocnn import losses
+    from nanocnn.gradcheck import gradcheck_loss
+
+    rng = np.random.default_rng(0)
+    pred = rng.standard_normal((6, 4)) * 2
+    labels = rng.integers(0, 4, 6)
+    # Targets at least 0.05 from the prediction: L1 and Huber have kinks where they meet.
+    targets = pred + rng.uniform(0.05, 2, pred.shape) * rng.choice([-1, 1], pred.shape)
+    rows = []
+    for kind in LOSSES:
+        loss = getattr(losses, kind)()
+        target = labels if kind == "SoftmaxCrossEntropy" else targets
+        rows.append((kind, repr(loss), str(pred.shape), {"x": gradcheck_loss(loss, pred, target)}))
+    return rows

@@ -1,0 +1,120 @@
+"""The command line on bad input: bad arguments, missing or corrupt files, a model for another
+task, a diverging run. Each ends in one line on stderr (after argparse's usage line, for bad
+arguments) and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanocnn.cli import main
+from nanocnn.presets import build
+
+Image = pytest.importorskip("PIL.Image")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of good and bad files: models, images, a run, an MNIST folder of garbage."""
+    folder = tmp_path_factory.mktemp("files")
+    model = build("lenet")
+    model.metadata.update(task="digits", input_shape=[1, 28, 28])
+    model.save(folder / "digits.npz")
+    model.metadata["task"] = "faces"
+    model.save(folder / "faces.npz")
+    (folder / "random.npz").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "cut.npz").write_bytes((folder / "digits.npz").read_bytes()[:5000])
+    np.savez(folder / "plain.npz", weight=np.zeros(3))
+    (folder / "text.png").write_text("not an image")
+    Image.new("L", (40, 40), 255).save(folder / "blank.png")
+    (folder / "run").mkdir()
+    (folder / "run" / "model.npz").write_bytes(b"")
+    (folder / "run-bad-checkpoint").mkdir()
+    (folder / "run-bad-checkpoint" / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    (folder / "mnist").mkdir()
+    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
+        kind = "idx3" if "images" in name else "idx1"
+        (folder / "mnist" / f"{name}-{kind}-ubyte").write_bytes(b"\0\0\x08\x01garbage")
+    return folder
+
+
+CASES = {
+    # name: (arguments, with {f} for the files folder, what the error line must say)
+    "unknown command": ("fly", "invalid choice"),
+    "epochs 0": ("train --epochs 0", "must be a positive integer"),
+    "lr not a number": ("train --lr fast", "invalid positive_float value"),
+    "unknown model": ("train --model resnet", "invalid choice"),
+    "resume without --out": ("train --resume", "--resume needs --out"),
+    "resume with no checkpoint": ("train --resume --out {f}/empty", "no checkpoint to resume"),
+    "run exists": ("train --out {f}/run", "already holds a run"),
+    "corrupt MNIST": ("train --data-dir {f}/mnist --out {f}/new", "mnist/t"),
+    "corrupt checkpoint": (
+        "train --model lenet --limit 50 --resume --out {f}/run-bad-checkpoint",
+        "checkpoint.npz: not a readable nanocnn file",
+    ),
+    "evaluate missing model": ("evaluate {f}/absent.npz", "absent.npz: no such file"),
+    "evaluate random bytes": ("evaluate {f}/random.npz", "random.npz: not a readable"),
+    "evaluate truncated model": ("evaluate {f}/cut.npz", "cut.npz: not a readable"),
+    "evaluate plain npz": ("evaluate {f}/plain.npz", "plain.npz: not a nanocnn file"),
+    "evaluate other task": ("evaluate {f}/faces.npz", "faces.npz: "),
+    "predict other task": ("predict {f}/faces.npz {f}/blank.png", "faces.npz: "),
+    "predict missing image": ("predict {f}/digits.npz {f}/absent.png", "absent.png: no such file"),
+    "predict not an image": ("predict {f}/digits.npz {f}/text.png", "text.png: not an image"),
+    "predict a folder": ("predict {f}/digits.npz {f}", "not a file"),
+    "predict blank image": ("predict {f}/digits.npz {f}/blank.png", "no digit found"),
+    "predict no images": ("predict {f}/digits.npz", "the following arguments are required"),
+    "summary random bytes": ("summary {f}/random.npz", "random.npz: not a readable"),
+    "gradcheck unknown layer": ("gradcheck --layer Conv3D", "invalid choice"),
+}
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:
+    """Exit status and stderr lines of ``nanocnn ARGV``, in this process."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse
+        status = exit_.code
+    return status, capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_line_and_exit_status_2(case: str, files: Path, capsys) -> None:
+    arguments, problem = CASES[case]
+    status, lines = run_main(arguments.format(f=files).split(), capsys)
+    assert status == 2, lines
+    assert not any("Traceback" in line for line in lines)
+    command = arguments.split()[0] if not case.startswith("unknown command") else ""
+    usage = [line for line in lines if line.startswith("usage:") or line.startswith(" ")]
+    (line,) = [line for line in lines if line not in usage]  # one line besides argparse's usage
+    assert line.startswith(f"nanocnn {command}".rstrip() + ": error: "), line
+    assert problem in line, line
+
+
+def test_a_diverging_run_names_epoch_batch_and_learning_rate(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--model", "lenet", "--limit", "200", "--epochs", "1", "--lr", "1e30"]
+    status, lines = run_main([*argv, "--out", str(tmp_path / "run")], capsys)
+    assert status == 2
+    (line,) = lines  # NumPy's overflow warnings are not printed either
+    assert line.startswith("nanocnn train: error: training stopped at epoch 1, batch ")
+    assert "learning rate" in line and "lower learning rate" in line
+
+
+@pytest.mark.parametrize("case", ["evaluate random bytes", "predict not an image", "epochs 0"])
+def test_as_a_separate_process(case: str, files: Path) -> None:
+    """The real command, end to end: the same one line, and exit status 2."""
+    arguments, problem = CASES[case]
+    result = subprocess.run(
+        [sys.executable, "-m", "nanocnn.cli", *arguments.format(f=files).split()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and problem in result.stderr.splitlines()[-1]
+    assert result.stdout == ""

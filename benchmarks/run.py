@@ -1,0 +1,151 @@
+"""``python -m benchmarks.run``: nanocnn against PyTorch, the naive loops and the hardware.
+
+Each measurement runs in a fresh process (``benchmarks.worker``), nanocnn and PyTorch
+alternating (A B A B ...) with a pause between, every implementation on the same number of
+threads. Prints the table and writes ``benchmarks/results/latest.json`` and ``latest.md``.
+PyTorch columns appear when ``torch`` is importable (``pip install torch==2.13.0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.networks import NETWORKS, forward_flops, train_flops
+from benchmarks.report import markdown, summarize
+from benchmarks.torch_reference import TORCH_VERSION, torch_available
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine(threads: int) -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": f"{blas['name']} {blas['version']}",
+        "torch": importlib.metadata.version("torch") if torch_available() else None,
+    }
+
+
+def subprocess_json(args: list[str], threads: int) -> Any:
+    """Run ``python -m <args>`` from the repository root with ``threads`` BLAS/OpenMP threads
+    and parse the JSON it prints last."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.update(
+        {
+            name: str(threads)
+            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="interleaved runs per implementation"
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="training time per run")
+    parser.add_argument("--naive-images", type=int, default=256, help="images for the naive LeNet")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between runs")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    begin = time.perf_counter()
+
+    def log(text: str) -> None:
+        print(f"[{time.perf_counter() - begin:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+    notes = [f"load average at the start {os.getloadavg()[0]:.2f} (other work shares the cores)."]
+    impls = ["nanocnn"]
+    if args.no_torch:
+        notes.append("PyTorch skipped (--no-torch).")
+    elif torch_available():
+        impls.append("torch")
+    else:
+        notes.append(
+            f"PyTorch not installed: its columns are skipped "
+            f"(pip install torch=={TORCH_VERSION} to compare)."
+        )
+
+    log("peak float32 GEMM rate")
+    gemm = [subprocess_json(["benchmarks.gemm_peak"], args.threads)]
+    worker = ["benchmarks.worker", "--seconds", str(args.seconds), "--threads", str(args.threads)]
+    networks: dict[str, Any] = {}
+    for name, build in NETWORKS.items():
+        runs: dict[str, list[dict]] = {impl: [] for impl in impls}
+        for repeat in range(args.repeats):
+            for impl in impls:  # A B A B ...: a slow spell of the machine hits both
+                log(f"{name}: {impl} run {repeat + 1}/{args.repeats}")
+                runs[impl].append(subprocess_json([*worker, impl, name], args.threads))
+                time.sleep(args.pause)
+        model = build(0)
+        networks[name] = {
+            "forward_flops": forward_flops(model),
+            "train_flops": train_flops(model),
+            "runs": runs,
+        }
+    log(f"lenet: naive loops on {args.naive_images} images")
+    naive = [*worker, "naive", "lenet", "--images", str(args.naive_images)]
+    networks["lenet"]["runs"]["naive"] = [subprocess_json(naive, args.threads)]
+    log("peak float32 GEMM rate again (the best of both counts)")
+    gemm.append(subprocess_json(["benchmarks.gemm_peak"], args.threads))
+    notes.append(f"load average at the end {os.getloadavg()[0]:.2f}.")
+
+    sources = {
+        run.pop("data") for net in networks.values() for r in net["runs"].values() for run in r
+    }
+    raw = {
+        "machine": machine(args.threads),
+        "date": datetime.datetime.now().isoformat(timespec="minutes"),
+        "seconds": time.perf_counter() - begin,
+        "repeats": args.repeats,
+        "data": ", ".join(sorted(sources)),
+        "gemm_gflops": max(gemm),
+        "networks": networks,
+        "notes": notes,
+    }
+    summary = summarize(raw)
+    report = markdown(raw, summary)
+    print(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps({"raw": raw, "summary": summary}, indent=2))
+    (args.out / "latest.md").write_text(report)
+    log(f"wrote {args.out / 'latest.md'} and latest.json")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

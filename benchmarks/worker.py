@@ -1,0 +1,153 @@
+"""One measurement in a process of its own: ``python -m benchmarks.worker IMPL NETWORK``.
+
+Prints one JSON object: training images/s, inference images/s at batch 1000, single-image
+latency and the peak resident memory of training. A process per measurement keeps BLAS and
+OpenMP thread pools (which spin on after a call) from stealing cores from the next one.
+
+Training and inference rates are the median over chunks of steps after a warm-up; peak memory
+is read right after training, before inference allocates its larger batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import nanocnn as nc
+from benchmarks.naive_lenet import NaiveLeNet
+from benchmarks.networks import NETWORKS
+from nanocnn.datasets import load_mnist
+
+IMPLEMENTATIONS = ("nanocnn", "torch", "naive")
+
+
+class NanocnnRunner:
+    """Training steps and inference with nanocnn: SoftmaxCrossEntropy and Adam(lr=1e-3)."""
+
+    def __init__(self, model: nc.Sequential) -> None:
+        self.model, self.loss = model, nc.SoftmaxCrossEntropy()
+        self.optimizer = nc.Adam(model.parameters(), lr=1e-3)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.loss.forward(self.model.forward(x, training=True), y)
+        self.model.backward(self.loss.backward(), input_grad=False)
+        self.optimizer.step()
+
+    def infer(self, x: np.ndarray) -> None:
+        self.model.forward(x)
+
+
+class TorchRunner:
+    """The same with PyTorch on the CPU: ``threads`` intra-op threads, the same weights."""
+
+    def __init__(self, model: nc.Sequential, threads: int) -> None:
+        import torch
+
+        from benchmarks.torch_reference import to_torch
+
+        torch.set_num_threads(threads)
+        self.torch, self.net = torch, to_torch(model)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.net.train()
+        self.optimizer.zero_grad()
+        self.loss(self.net(self.torch.from_numpy(x)), self.torch.from_numpy(y)).backward()
+        self.optimizer.step()
+
+    def infer(self, x: np.ndarray) -> None:
+        self.net.eval()
+        with self.torch.inference_mode():
+            self.net(self.torch.from_numpy(x))
+
+
+def load_data(images: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first ``images`` normalised MNIST training images and labels, and where they came
+    from; random data of the same shape if MNIST cannot be loaded (the timing is the same)."""
+    try:
+        data = load_mnist(normalize=True, download=False)
+        return data.x_train[:images], data.y_train[:images], "MNIST"
+    except nc.DataError:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((images, 1, 28, 28), dtype=np.float32)
+        return x, rng.integers(0, 10, images), "random (MNIST not found)"
+
+
+def rate(work: Callable[[int], None], items_per_call: int, seconds: float, chunk: int) -> float:
+    """Median items/s of ``work(i)`` over chunks of ``chunk`` calls, for at least ``seconds``
+    and at least three chunks, after one warm-up chunk."""
+    for i in range(chunk):
+        work(i)
+    rates: list[float] = []
+    begin = time.perf_counter()
+    calls = chunk
+    while len(rates) < 3 or time.perf_counter() - begin < seconds:
+        start = time.perf_counter()
+        for i in range(calls, calls + chunk):
+            work(i)
+        rates.append(chunk * items_per_call / (time.perf_counter() - start))
+        calls += chunk
+    return statistics.median(rates)
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
+    """Run the measurements of one implementation on one network."""
+    model = NETWORKS[network](args.seed)
+    x, y, source = load_data(args.images)
+    batches = len(x) // args.batch
+
+    if impl == "naive":
+        naive = NaiveLeNet(model.state_dict())
+        start = time.perf_counter()
+        for i in range(batches):
+            rows = slice(i * args.batch, (i + 1) * args.batch)
+            naive.train_step(x[rows], y[rows])
+        seconds = time.perf_counter() - start
+        return {"train_images_per_s": batches * args.batch / seconds, "data": source}
+
+    runner = NanocnnRunner(model) if impl == "nanocnn" else TorchRunner(model, args.threads)
+    order = np.random.default_rng(args.seed).permutation(len(x))
+
+    def train(i: int) -> None:
+        picked = order[(i % batches) * args.batch :][: args.batch]
+        runner.train_step(x[picked], y[picked])
+
+    result = {"train_images_per_s": rate(train, args.batch, args.seconds, args.chunk)}
+    result["peak_rss_mb"] = peak_rss_mb()
+    big = x[: args.infer_batch]
+    result["infer_images_per_s"] = rate(lambda i: runner.infer(big), len(big), args.seconds / 4, 2)
+    one = x[:1]
+    result["latency_s"] = 1 / rate(lambda i: runner.infer(one), 1, args.seconds / 8, 20)
+    result["data"] = source
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("impl", choices=IMPLEMENTATIONS)
+    parser.add_argument("network", choices=sorted(NETWORKS))
+    parser.add_argument("--seconds", type=float, default=4.0, help="training time to measure")
+    parser.add_argument("--chunk", type=int, default=10, help="training steps per timed chunk")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--infer-batch", type=int, default=1000)
+    parser.add_argument("--images", type=int, default=60000, help="MNIST images to load")
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.impl, args.network, args)))
+
+
+if __name__ == "__main__":
+    main()

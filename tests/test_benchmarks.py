@@ -1,0 +1,104 @@
+"""Smoke tests of the benchmark suite (benchmarks/): every network trains a step, the naive
+loop LeNet and the PyTorch copies compute what nanocnn computes, the report renders.
+
+No timings are asserted: speed is measured by ``make bench``, not by the test suite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nanocnn as nc
+from benchmarks.naive_lenet import NaiveLeNet
+from benchmarks.networks import NETWORKS, forward_flops, lenet, train_flops
+from benchmarks.report import markdown, summarize
+from benchmarks.worker import NanocnnRunner
+
+
+def batch(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_one_training_step_changes_every_parameter(name):
+    runner = NanocnnRunner(NETWORKS[name](0))
+    before = {key: value.copy() for key, value in runner.model.state_dict().items()}
+    runner.train_step(*batch(8))
+    for key, value in runner.model.state_dict().items():
+        assert not np.array_equal(value, before[key]), key
+    runner.infer(batch(3)[0])
+
+
+def test_flop_counts():
+    # LeNet multiply-adds: 6*24*24*25 + 16*8*8*150 + 256*120 + 120*84 + 84*10 = 281,640
+    assert forward_flops(lenet()) == 2 * 281_640
+    assert train_flops(lenet()) == 3 * forward_flops(lenet())
+    assert forward_flops(NETWORKS["wide"](0)) == 2 * (
+        32 * 28 * 28 * 9 + 64 * 14 * 14 * 32 * 9 + 3136 * 128 + 128 * 10
+    )
+
+
+def test_naive_lenet_computes_what_nanocnn_computes():
+    """The loop version is a real reference: same logits and same gradients, same weights."""
+    model = lenet(1)
+    naive = NaiveLeNet(model.state_dict())
+    x, y = batch(2, seed=1)
+    naive_logits = naive.gradients(x, y)
+    loss = nc.SoftmaxCrossEntropy()
+    logits = model.forward(x, training=True)
+    loss.forward(logits, y)
+    model.backward(loss.backward())
+    np.testing.assert_allclose(naive_logits, logits, rtol=1e-5, atol=1e-5)
+    for name, _, grad in model.parameters():
+        np.testing.assert_allclose(naive.grads[name], grad, rtol=1e-4, atol=1e-5, err_msg=name)
+    naive.train_step(x, y)  # the Adam step the benchmark times
+    assert not np.array_equal(naive.params["0.weight"], model.state_dict()["0.weight"])
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_pytorch_copy_computes_what_nanocnn_computes(name):
+    torch = pytest.importorskip("torch", reason="PyTorch is optional: pip install torch==2.13.0")
+    from benchmarks.torch_reference import to_torch
+    from benchmarks.worker import TorchRunner
+
+    model = NETWORKS[name](0)
+    net = to_torch(model)
+    x, y = batch(4)
+    logits = model.forward(x, training=True)
+    loss = nc.SoftmaxCrossEntropy()
+    loss.forward(logits, y)
+    model.backward(loss.backward())
+    torch_logits = net(torch.from_numpy(x))
+    torch.nn.functional.cross_entropy(torch_logits, torch.from_numpy(y)).backward()
+    np.testing.assert_allclose(torch_logits.detach().numpy(), logits, rtol=1e-4, atol=1e-5)
+    torch_grads = {key: param.grad.numpy() for key, param in net.named_parameters()}
+    for key, _, grad in model.parameters():
+        np.testing.assert_allclose(torch_grads[key], grad, rtol=1e-3, atol=1e-5, err_msg=key)
+    runner = TorchRunner(NETWORKS[name](0), threads=1)
+    runner.train_step(x, y)
+    runner.infer(x)
+
+
+def test_the_report_renders_every_target():
+    run = {"train_images_per_s": 1000.0, "infer_images_per_s": 5000.0, "latency_s": 1e-3,
+           "peak_rss_mb": 300.0}  # fmt: skip
+    slower = dict(run, train_images_per_s=800.0)
+    raw = {
+        "machine": {"cpu": "test", "cores": 2, "threads": 2, "python": "3", "numpy": "2",
+                    "blas": "openblas", "torch": "2.13.0"},
+        "gemm_gflops": 100.0, "repeats": 2, "data": "MNIST", "notes": ["a note"],
+        "seconds": 1.0, "date": "today",
+        "networks": {
+            name: {"forward_flops": 1e6, "train_flops": 3e6,
+                   "runs": {"nanocnn": [run, run], "torch": [slower, slower]}}
+            for name in NETWORKS
+        },
+    }  # fmt: skip
+    raw["networks"]["lenet"]["runs"]["naive"] = [{"train_images_per_s": 2.0}]
+    summary = summarize(raw)
+    assert summary["networks"]["lenet"]["train_ratios"] == [0.8, 0.8]
+    assert [t["met"] for t in summary["targets"]] == [True, True, False, False, True, False, True]
+    text = markdown(raw, summary)
+    assert "| LeNet-5 | naive loops (extrapolated) | 2 |" in text and "Note: a note" in text

@@ -117,6 +117,9 @@ def test_regression_reports_mae_in_original_units():
     unscaled = np.mean(np.abs(model.predict(x_val)[:, 0] - y_val))
     assert history["val_mae"][-1] == pytest.approx(10 * unscaled, rel=1e-5)
     assert unscaled < 0.05
+    rmse = np.sqrt(np.mean((model.predict(x_val)[:, 0] - y_val) ** 2))
+    assert history["val_rmse"][-1] == pytest.approx(10 * rmse, rel=1e-5)
+    assert history["val_r2"][-1] > 0.99
 
 
 def test_early_stopping_restores_the_best_weights():

@@ -103,6 +103,7 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
         batch_size=batch_size,
         augment=augment.faces() if options.augment else None,
         target_scale=std,
+        monitor="val_mae",
     )
     seconds = time.perf_counter() - start
 

@@ -97,11 +97,14 @@ def make_optimizer(name: str, model: Sequential, lr: float) -> Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; choose adam or sgd")
 
 
-def make_callbacks(options: TrainOptions, out: Path, epochs: int) -> list[Callback]:
-    """The best-model checkpoint, the schedule, optional early stopping, and last the training
-    checkpoint, so that it saves the others' state after their end-of-epoch step."""
+def make_callbacks(
+    options: TrainOptions, out: Path, epochs: int, monitor: str = "val_loss"
+) -> list[Callback]:
+    """The best-model checkpoint and early stopping (both judging by ``monitor``), the
+    schedule, and last the training checkpoint, so that it saves the others' state after
+    their end-of-epoch step."""
     callbacks: list[Callback] = [
-        ModelCheckpoint(out / MODEL_FILE, monitor="val_loss", save_best_only=True)
+        ModelCheckpoint(out / MODEL_FILE, monitor=monitor, save_best_only=True)
     ]
     schedules: dict[str, Callback | None] = {
         "cosine": CosineLR(),
@@ -115,7 +118,7 @@ def make_callbacks(options: TrainOptions, out: Path, epochs: int) -> list[Callba
     if schedule is not None:
         callbacks.append(schedule)
     if options.patience:
-        callbacks.append(EarlyStopping("val_loss", patience=options.patience))
+        callbacks.append(EarlyStopping(monitor, patience=options.patience))
     callbacks.append(TrainingCheckpoint(out / CHECKPOINT_FILE))
     return callbacks
 
@@ -133,8 +136,10 @@ def train_model(
     batch_size: int,
     augment: Augment | None = None,
     target_scale: float = 1.0,
+    monitor: str = "val_loss",
 ) -> Trainer:
     """Train ``model`` into the run folder ``out`` (resuming if asked); returns the trainer.
+    The best model and early stopping judge by ``monitor``.
     ``target_scale`` is the std of standardised regression targets (MAE logged in their units)."""
     out.mkdir(parents=True, exist_ok=True)
     if not 0.0 < options.val_split < 1.0:
@@ -144,7 +149,7 @@ def train_model(
         loss_fn,
         make_optimizer(options.optimizer, model, lr),
         batch_size=batch_size,
-        callbacks=make_callbacks(options, out, epochs),
+        callbacks=make_callbacks(options, out, epochs, monitor),
         seed=options.seed,
         augment=augment,
         progress=options.progress,

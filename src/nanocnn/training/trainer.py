@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn import metrics
 from nanocnn.errors import ModelFileError, NonFiniteLossError
 from nanocnn.losses import Loss, SoftmaxCrossEntropy
 from nanocnn.model import Sequential, as_input
@@ -192,14 +193,23 @@ class Trainer:
         return float(np.sum(error)) * self.target_scale
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> dict[str, float]:
-        """Mean loss and accuracy (or MAE) over ``x``, in inference mode."""
+        """Mean loss and accuracy over ``x`` in inference mode; for regression MAE, RMSE and
+        R² instead of accuracy, MAE and RMSE in the targets' original units."""
         total_loss = total_metric = 0.0
+        predictions = []
         for begin in range(0, len(x), batch_size):
             xb, yb = x[begin : begin + batch_size], y[begin : begin + batch_size]
             pred = self.model.forward(xb, training=False)
             total_loss += self.loss_fn.forward(pred, yb) * len(xb)
             total_metric += self._metric_sum(pred, yb)
-        return {"loss": total_loss / len(x), self.metric: total_metric / len(x)}
+            if not self.classification:
+                predictions.append(pred.reshape(len(yb), -1))
+        figures = {"loss": total_loss / len(x), self.metric: total_metric / len(x)}
+        if not self.classification:
+            pred, target = np.concatenate(predictions).ravel(), y.ravel()
+            figures["rmse"] = metrics.rmse(target, pred) * self.target_scale
+            figures["r2"] = metrics.r2_score(target, pred)
+        return figures
 
     def check_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply the data rules of the module docstring; returns (x, y) ready to train on."""

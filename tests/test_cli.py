@@ -80,3 +80,9 @@ def test_help(command, capsys):
         main([command, "--help"])
     assert exit_.value.code == 0
     assert "usage: nanocnn" in capsys.readouterr().out
+
+
+def test_predict_names_the_blank_image(trained_run, tmp_path, capsys):
+    Image.new("L", (100, 100), 255).save(tmp_path / "blank.png")
+    assert main(["predict", str(trained_run / "model.npz"), str(tmp_path / "blank.png")]) == 2
+    assert f"{tmp_path / 'blank.png'}: no digit found" in capsys.readouterr().err

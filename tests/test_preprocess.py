@@ -167,3 +167,24 @@ def test_real_mnist_digits_are_left_nearly_unchanged() -> None:
         redrawn.append(similarity(preprocess_digit(large), original))
     assert np.mean(same) > 0.9
     assert np.mean(redrawn) > 0.85
+
+
+def test_a_huge_photo_is_shrunk_first_and_reads_the_same():
+    """A 3000x3000 drawing goes through the MAX_SIDE shrink and matches a 300x300 one."""
+    from nanocnn.preprocess import MAX_SIDE
+
+    def seven(side: int) -> Image.Image:
+        image = Image.new("L", (side, side), 255)
+        draw = ImageDraw.Draw(image)
+        scale = side / 300
+        draw.line(
+            [(80 * scale, 70 * scale), (220 * scale, 70 * scale)], fill=0, width=int(20 * scale)
+        )
+        draw.line(
+            [(220 * scale, 70 * scale), (120 * scale, 240 * scale)], fill=0, width=int(20 * scale)
+        )
+        return image
+
+    assert MAX_SIDE < 3000
+    small, large = preprocess_digit(seven(300)), preprocess_digit(seven(3000))
+    assert np.corrcoef(small.ravel(), large.ravel())[0, 1] > 0.95

@@ -26,6 +26,7 @@ TRIM = 0.005  # ink mass left outside the crop at each side: specks of dust, str
 MIN_EXTENT = 0.04  # the ink's longer side, as a fraction of the image's shorter side ...
 MIN_EXTENT_PX = 3  # ... and in pixels, below which the ink is a stray dot, not a digit
 MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a normal's sigma
+MAX_SIDE = 1024  # larger photos are shrunk to this first: a 20x20 digit needs no more detail
 
 BLANK_MESSAGE = "no digit found: draw a digit, dark on light or light on dark"
 SPECK_MESSAGE = "no digit found: draw a digit, larger than a dot"
@@ -49,7 +50,7 @@ def preprocess_digit(image: ImageSource) -> np.ndarray:
 
     Raises ``BlankImageError`` when the image holds no digit: no contrast, or ink too small.
     """
-    gray = open_image(image, mode="L").astype(np.float32) / 255  # (H, W) in [0, 1]
+    gray = _shrink(open_image(image, mode="L")).astype(np.float32) / 255  # (H, W) in [0, 1]
     ink = _ink_levels(gray)
     if not ink.any():
         raise BlankImageError(BLANK_MESSAGE)
@@ -60,6 +61,16 @@ def preprocess_digit(image: ImageSource) -> np.ndarray:
         raise BlankImageError(SPECK_MESSAGE)
     digit = _fit_box(ink[top : bottom + 1, left : right + 1])
     return _place_by_mass(digit)[np.newaxis]
+
+
+def _shrink(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` (H, W) uint8, scaled down (box filter) so neither side exceeds MAX_SIDE."""
+    if max(pixels.shape) <= MAX_SIDE:
+        return pixels
+    image = require("PIL.Image", extra="cli")
+    picture = image.fromarray(pixels)
+    picture.thumbnail((MAX_SIDE, MAX_SIDE), image.Resampling.BOX)
+    return np.asarray(picture)
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:

@@ -1,21 +1,26 @@
 """The ``nanocnn`` command. Each subcommand lives in its own module of this package, which
 defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what it does):
 
-    nanocnn train    [--model cnn|lenet|mlp] [--epochs N] [--batch-size N] [--lr F]
-                     [--optimizer adam|sgd] [--seed N] [--data-dir PATH] [--out runs/NAME]
-                     [--resume] [--augment]
-    nanocnn evaluate MODEL_FILE [--data-dir PATH]
-    nanocnn predict  MODEL_FILE IMAGE [IMAGE ...]
-    nanocnn summary  MODEL_FILE
+    nanocnn train     [--task digits|age] [--model cnn|lenet|mlp|age_cnn] [--epochs N]
+                      [--batch-size N] [--lr F] [--optimizer adam|sgd] [--seed N]
+                      [--data-dir PATH] [--out runs/NAME] [--resume] [--augment]
+                      [--image-size N] [--loss l1|mse|huber]
+    nanocnn evaluate  MODEL_FILE [--data-dir PATH]
+    nanocnn predict   MODEL_FILE IMAGE [IMAGE ...]
+    nanocnn summary   MODEL_FILE
+    nanocnn gradcheck [--layer TYPE] [--tolerance F]
+    nanocnn app       [--model PATH] [--port N] [--host ADDR]
 
 Bad arguments and bad files end in one line on stderr and exit status 2, never a traceback
 (``nanocnn --debug ...`` shows it). Heavy imports happen inside ``run``, so ``--help`` is quick.
+Pillow's own warnings about odd files are silenced (the error line says what is wrong).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from nanocnn.cli import app, evaluate, gradcheck, predict, summary, train
@@ -27,6 +32,8 @@ COMMANDS = [train, evaluate, predict, summary, gradcheck, app]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        warnings.filterwarnings("ignore", module=r"PIL\.")
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -17,7 +17,12 @@ def run(args: argparse.Namespace) -> int:
 
     model = load(args.model_file)
     input_shape = model.metadata.get("input_shape")
-    print(model.summary(tuple(input_shape)) if input_shape else model)
+    shape_ok = (
+        isinstance(input_shape, list)
+        and 1 <= len(input_shape) <= 3
+        and all(isinstance(n, int) and 0 < n <= 4096 for n in input_shape)
+    )
+    print(model.summary(tuple(input_shape)) if shape_ok else model)
     for key, value in model.metadata.items():
         if key != "input_shape":
             print(f"{key}: {value}")

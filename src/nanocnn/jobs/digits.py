@@ -6,6 +6,7 @@ so that ``nanocnn evaluate``/``predict`` and the web app know what they hold.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 
 from nanocnn import augment, metrics, plots
 from nanocnn.datasets import load_mnist
+from nanocnn.errors import BlankImageError
 from nanocnn.images import ImageSource
 from nanocnn.jobs.common import (
     MODEL_FILE,
@@ -123,6 +125,15 @@ def first_layer_filters(model: Sequential) -> np.ndarray:
 
 
 def classify_digits(model: Sequential, images: Sequence[ImageSource]) -> np.ndarray:
-    """Preprocess each image the MNIST way and classify it: probabilities (N, 10)."""
-    batch = np.stack([preprocess_digit(image) for image in images]).astype(model.dtype)
-    return softmax(model.predict(batch))
+    """Preprocess each image the MNIST way and classify it: probabilities (N, 10).
+
+    A ``BlankImageError`` names the image (its path, or its position in ``images``).
+    """
+    digits = []
+    for index, image in enumerate(images):
+        try:
+            digits.append(preprocess_digit(image))
+        except BlankImageError as error:
+            name = image if isinstance(image, (str, os.PathLike)) else f"image {index}"
+            raise BlankImageError(f"{name}: {error}") from error
+    return softmax(model.predict(np.stack(digits).astype(model.dtype)))

@@ -162,3 +162,36 @@ def test_backward_without_the_input_gradient_fills_the_same_grads(layers):
     assert grads[0].keys() == grads[1].keys()
     for name, grad in grads[0].items():
         np.testing.assert_array_equal(grads[1][name], grad, err_msg=name)
+
+
+def test_relu_before_maxpool_runs_after_it_with_the_same_values_and_gradients():
+    """Sequential runs a ReLU that precedes a MaxPool2D after the pool, on fewer numbers; the
+    output, every parameter gradient and the input gradient must be exactly those of the
+    layers run in the written order, also for windows that are all negative or tied at 0."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
+    x[0, :, :4, :4] = -np.abs(x[0, :, :4, :4])  # all-negative windows
+    x[1, :, :4] = 0.0  # windows tied at zero
+
+    def layers():
+        conv, dense = nc.Conv2D(2, 3, 3, padding=1, rng=1), nc.Dense(12, 4, rng=2)
+        pools = [nc.MaxPool2D(2), nc.MaxPool2D(3, 1, 1), nc.MaxPool2D(2)]
+        return [nc.ReLU(), pools[0], conv, nc.ReLU(), pools[1], pools[2], nc.Flatten(), dense]
+
+    model = nc.Sequential(*layers())
+    out = model.forward(x, training=True)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = model.backward(dout)
+
+    written = layers()
+    expected = x
+    for layer in written:
+        expected = layer.forward(expected, training=True)
+    expected_dx = dout
+    for layer in reversed(written):
+        expected_dx = layer.backward(expected_dx)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(dx, expected_dx)
+    for layer, reference in zip(model, written, strict=True):
+        for name, grad in layer.grads.items():
+            np.testing.assert_array_equal(grad, reference.grads[name])

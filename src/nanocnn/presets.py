@@ -84,10 +84,11 @@ class Preset:
     epochs: int  # with a cosine learning-rate schedule over the whole run
     lr: float  # Adam's starting learning rate
     batch_size: int = 64
+    augment: bool = False  # train with the task's random augmentation unless told otherwise
 
 
 PRESETS: dict[str, Preset] = {
-    "cnn": Preset(cnn, epochs=4, lr=2e-3),
+    "cnn": Preset(cnn, epochs=4, lr=2e-3, augment=True),
     "lenet": Preset(lenet, epochs=8, lr=2e-3),
     "mlp": Preset(mlp, epochs=12, lr=1e-3),
 }

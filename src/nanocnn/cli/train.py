@@ -59,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument(
         "--augment",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="random small shifts and rotations, and for digits scaling, for age mirroring, "
-        "brightness and contrast",
+        "brightness and contrast (default: the model's recipe; on for cnn)",
     )
     parser.add_argument(
         "--val-split", type=float, help="held-out fraction (default: 1/12 digits, 1/9 age)"

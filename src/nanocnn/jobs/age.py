@@ -86,6 +86,7 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
         flush=True,
     )
 
+    augmented = AGE_PRESETS[options.model].augment if options.augment is None else options.augment
     model = build(options.model, seed=options.seed, image_size=size)
     model.metadata.update(
         task=TASK, input_shape=[3, size, size], image_size=size, target_mean=mean, target_std=std
@@ -101,7 +102,7 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
-        augment=augment.faces() if options.augment else None,
+        augment=augment.faces() if augmented else None,
         target_scale=std,
         monitor="val_mae",
     )
@@ -114,7 +115,7 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
         "model": options.model,
         "image_size": size,
         "loss": options.loss,
-        "augment": options.augment,
+        "augment": augmented,
         "epochs": len(trainer.history),
         "train_images": len(x),
         "target_mean": mean,

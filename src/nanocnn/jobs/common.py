@@ -51,7 +51,7 @@ class TrainOptions:
     data_dir: Path | None = None
     out: Path | None = None
     resume: bool = False
-    augment: bool = False
+    augment: bool | None = None  # None: the preset's own choice
     val_split: float = 1 / 12  # 5,000 of MNIST's 60,000 training images
     patience: int = 0  # early stopping after this many epochs without progress; 0 = off
     limit: int | None = None  # train on this many images only (quick trials, tests)

@@ -44,6 +44,7 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
     preset = PRESETS[options.model]
     epochs = options.epochs or preset.epochs
     lr, batch_size = options.lr or preset.lr, options.batch_size or preset.batch_size
+    augmented = preset.augment if options.augment is None else options.augment
     out = run_directory(options)
     data = load_mnist(options.data_dir)
     x_train, y_train = data.x_train[: options.limit], data.y_train[: options.limit]
@@ -65,7 +66,7 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
-        augment=augment.digits() if options.augment else None,
+        augment=augment.digits() if augmented else None,
     )
     seconds = time.perf_counter() - start
 
@@ -74,6 +75,7 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
     epoch_seconds = trainer.history["seconds"]
     report["training"] = {
         "model": options.model,
+        "augment": augmented,
         "epochs": len(trainer.history),
         "train_images": len(x_train),
         "seconds": seconds,

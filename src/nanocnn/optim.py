@@ -132,6 +132,7 @@ class Adam(Optimizer):
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Adam betas must lie in [0, 1), got {betas}")
         self.betas, self.eps, self.decoupled = (float(betas[0]), float(betas[1])), eps, decoupled
+        self._scratch: dict[str, np.ndarray] = {}
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         b1, b2 = self.betas
@@ -140,15 +141,23 @@ class Adam(Optimizer):
         elif self.weight_decay:
             grad = grad + self.weight_decay * param
         m, v = self.state["exp_avg"][name], self.state["exp_avg_sq"][name]
+        scratch = self._scratch.get(name)
+        if scratch is None:  # one work array per parameter, kept: no new arrays per step
+            scratch = self._scratch[name] = np.empty_like(param)
         m *= b1
-        m += (1.0 - b1) * grad
+        m += np.multiply(grad, 1.0 - b1, out=scratch)
         v *= b2
-        v += (1.0 - b2) * grad * grad
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - b2
+        v += scratch
         correction1 = 1.0 - b1**self.steps
         correction2 = 1.0 - b2**self.steps
-        denom = np.sqrt(v) * (1.0 / correction2**0.5)
+        denom = np.sqrt(v, out=scratch)
+        denom *= 1.0 / correction2**0.5
         denom += self.eps
-        param -= (self.lr / correction1) * m / denom
+        step = np.divide(m, denom, out=scratch)
+        step *= self.lr / correction1
+        param -= step
 
     def __repr__(self) -> str:
         return (

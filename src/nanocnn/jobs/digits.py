@@ -51,7 +51,12 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
     x_test, y_test = data.x_test, data.y_test
     if options.limit:
         x_test, y_test = x_test[: options.limit], y_test[: options.limit]
-    print(f"training {options.model} on {len(x_train):,} MNIST images into {out}", flush=True)
+    held_out = round(len(x_train) * options.val_split)
+    print(
+        f"training {options.model} on {len(x_train) - held_out:,} MNIST images "
+        f"({held_out:,} held out for validation) into {out}",
+        flush=True,
+    )
 
     model = build(options.model, seed=options.seed)
     model.metadata.update(task=TASK, input_shape=[1, 28, 28], classes=CLASSES)

@@ -149,12 +149,12 @@ def markdown(raw: dict[str, Any], summary: dict[str, Any]) -> str:
     for entry in summary["networks"].values():
         impls, limit = entry["implementations"], entry["limit_epoch_s"]
         over = [
-            _fmt(impls[impl]["epoch_s"] / limit, 1) if impl in impls else "–"
+            f"{impls[impl]['epoch_s'] / limit:.1f}×" if impl in impls else "–"
             for impl in ("nanocnn", "torch")
         ]
         lines.append(
             f"| {entry['title']} | {entry['forward_mflop_per_image']:.2f} "
-            f"| {entry['train_mflop_per_image']:.2f} | {limit:.1f} | {over[0]}× | {over[1]}× |"
+            f"| {entry['train_mflop_per_image']:.2f} | {limit:.1f} | {over[0]} | {over[1]} |"
         )
     lines += ["", "| Target | Measured | Met |", "|---|--:|:-:|"]
     for target in summary["targets"]:

@@ -1,8 +1,9 @@
 """``python -m benchmarks.run``: nanocnn against PyTorch, the naive loops and the hardware.
 
 Each measurement runs in a fresh process (``benchmarks.worker``), nanocnn and PyTorch
-alternating (A B A B ...) with a pause between, every implementation on the same number of
-threads. Prints the table and writes ``benchmarks/results/latest.json`` and ``latest.md``.
+alternating (A B A B ...), every implementation on the same number of threads; each run waits
+for the CPUs to be idle first (``benchmarks.quiet``). Prints the table and writes
+``benchmarks/results/latest.json`` and ``latest.md``.
 PyTorch columns appear when ``torch`` is importable (``pip install torch==2.13.0``).
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.networks import NETWORKS, forward_flops, train_flops
+from benchmarks.quiet import QuietWaiter
 from benchmarks.report import markdown, summarize
 from benchmarks.torch_reference import TORCH_VERSION, torch_available
 
@@ -50,9 +52,10 @@ def machine(threads: int) -> dict[str, Any]:
 
 
 def subprocess_json(args: list[str], threads: int) -> Any:
-    """Run ``python -m <args>`` from the repository root with ``threads`` BLAS/OpenMP threads
-    and parse the JSON it prints last."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """Run ``python -m <args>`` from the repository root, on this checkout's nanocnn and
+    with ``threads`` BLAS/OpenMP threads; parse the JSON it prints last."""
+    path = [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     env.update(
         {
             name: str(threads)
@@ -75,7 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.0, help="training time per run")
     parser.add_argument("--naive-images", type=int, default=256, help="images for the naive LeNet")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--pause", type=float, default=1.0, help="seconds between runs")
+    parser.add_argument(
+        "--max-wait", type=float, default=120.0, help="seconds to wait for idle CPUs, in all"
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
     return parser.parse_args(argv)
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - begin:6.1f} s] {text}", file=sys.stderr, flush=True)
 
-    notes = [f"load average at the start {os.getloadavg()[0]:.2f} (other work shares the cores)."]
+    notes = [f"load average at the start {os.getloadavg()[0]:.2f}."]
     impls = ["nanocnn"]
     if args.no_torch:
         notes.append("PyTorch skipped (--no-torch).")
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"(pip install torch=={TORCH_VERSION} to compare)."
         )
 
-    log("peak float32 GEMM rate")
+    quiet = QuietWaiter(args.max_wait)
+    log(f"peak float32 GEMM rate (CPUs {quiet.wait():.0%} busy)")
     gemm = [subprocess_json(["benchmarks.gemm_peak"], args.threads)]
     worker = ["benchmarks.worker", "--seconds", str(args.seconds), "--threads", str(args.threads)]
     networks: dict[str, Any] = {}
@@ -108,9 +114,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs: dict[str, list[dict]] = {impl: [] for impl in impls}
         for repeat in range(args.repeats):
             for impl in impls:  # A B A B ...: a slow spell of the machine hits both
-                log(f"{name}: {impl} run {repeat + 1}/{args.repeats}")
-                runs[impl].append(subprocess_json([*worker, impl, name], args.threads))
-                time.sleep(args.pause)
+                busy = quiet.wait()
+                log(f"{name}: {impl} run {repeat + 1}/{args.repeats} (CPUs {busy:.0%} busy)")
+                run = subprocess_json([*worker, impl, name], args.threads)
+                runs[impl].append({**run, "busy_before": busy})
         model = build(0)
         networks[name] = {
             "forward_flops": forward_flops(model),
@@ -120,9 +127,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log(f"lenet: naive loops on {args.naive_images} images")
     naive = [*worker, "naive", "lenet", "--images", str(args.naive_images)]
     networks["lenet"]["runs"]["naive"] = [subprocess_json(naive, args.threads)]
-    log("peak float32 GEMM rate again (the best of both counts)")
+    log(f"peak float32 GEMM rate again, the best counts (CPUs {quiet.wait():.0%} busy)")
     gemm.append(subprocess_json(["benchmarks.gemm_peak"], args.threads))
     notes.append(f"load average at the end {os.getloadavg()[0]:.2f}.")
+    timed = [run for net in networks.values() for impl in impls for run in net["runs"][impl]]
+    busy = sum(run["busy_before"] > quiet.limit for run in timed)
+    if busy:
+        notes.append(
+            f"{busy} of {len(timed)} runs started with the CPUs more than {quiet.limit:.0%} busy "
+            f"with other work (the {args.max_wait:.0f} s allowed for waiting ran out)."
+        )
 
     sources = {
         run.pop("data") for net in networks.values() for r in net["runs"].values() for run in r

@@ -77,15 +77,19 @@ class Flatten(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shape: tuple[int, ...] | None = None
+        self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if x.ndim < 2:
             raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
-        self._shape = x.shape if training else None
+        self._x = x if training else None
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._shape is None:
+        if self._x is None:
             raise self._missing_cache()
-        return dout.reshape(self._shape)
+        # dx laid out in memory as x was (batch-last after a conv or pool), so the layers
+        # below read it in order
+        dx = np.empty_like(self._x)
+        dx[...] = dout.reshape(dx.shape)
+        return dx

@@ -28,5 +28,9 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest
 
+# Speed against PyTorch (when torch is installed: pip install torch==2.13.0) and naive loops.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

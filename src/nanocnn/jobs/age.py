@@ -23,10 +23,9 @@ from nanocnn.images import ImageSource
 from nanocnn.jobs.common import (
     MODEL_FILE,
     TrainOptions,
-    peak_memory_mb,
+    record_run,
     run_directory,
     train_model,
-    write_json,
 )
 from nanocnn.jobs.digits import first_layer_filters
 from nanocnn.losses import HuberLoss, L1Loss, Loss, MSELoss
@@ -110,22 +109,11 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
 
     best = load(out / MODEL_FILE)
     report = evaluate_age(best, data.x_test, data.y_test, out)
-    epoch_seconds = trainer.history["seconds"]
-    report["training"] = {
-        "model": options.model,
-        "image_size": size,
-        "loss": options.loss,
-        "augment": augmented,
-        "epochs": len(trainer.history),
-        "train_images": len(x),
-        "target_mean": mean,
-        "target_std": std,
-        "seconds": seconds,
-        "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
-        "peak_memory_mb": peak_memory_mb(),
-    }
-    plots.plot_history(trainer.history.columns(), out / "history.png")
-    write_json(out / "metrics.json", report)
+    record_run(
+        report, trainer, out, seconds,
+        model=options.model, image_size=size, loss=options.loss, augment=augmented,
+        train_images=len(x), target_mean=mean, target_std=std,
+    )  # fmt: skip
     print(
         f"\ntest MAE {report['mae']:.2f} years (predicting the mean age: "
         f"{report['baseline_mae']:.2f}) | RMSE {report['rmse']:.2f} | R² {report['r2']:.3f} "

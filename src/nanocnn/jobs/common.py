@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from nanocnn import plots
 from nanocnn.errors import ModelFileError, NonFiniteLossError
 from nanocnn.losses import Loss
 from nanocnn.model import Sequential
@@ -195,6 +196,24 @@ def saved_epoch(path: Path) -> int | None:
     except ModelFileError:
         return None
     return header.get("epoch")
+
+
+def record_run(
+    report: dict[str, Any], trainer: Trainer, out: Path, seconds: float, **details: Any
+) -> dict[str, Any]:
+    """Add the run's ``training`` figures (``details``, epochs, times, peak memory) to the test
+    ``report``, plot the history and write ``metrics.json``; returns the report."""
+    epoch_seconds = trainer.history["seconds"]
+    report["training"] = {
+        **details,
+        "epochs": len(trainer.history),
+        "seconds": seconds,
+        "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+    plots.plot_history(trainer.history.columns(), out / "history.png")
+    write_json(out / "metrics.json", report)
+    return report
 
 
 def peak_memory_mb() -> float:

@@ -21,10 +21,9 @@ from nanocnn.images import ImageSource
 from nanocnn.jobs.common import (
     MODEL_FILE,
     TrainOptions,
-    peak_memory_mb,
+    record_run,
     run_directory,
     train_model,
-    write_json,
 )
 from nanocnn.layers import Conv2D, Dense
 from nanocnn.layers.activations import softmax
@@ -77,18 +76,10 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
 
     best = load(out / MODEL_FILE)
     report = evaluate_digits(best, x_test, y_test, out)
-    epoch_seconds = trainer.history["seconds"]
-    report["training"] = {
-        "model": options.model,
-        "augment": augmented,
-        "epochs": len(trainer.history),
-        "train_images": len(x_train),
-        "seconds": seconds,
-        "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
-        "peak_memory_mb": peak_memory_mb(),
-    }
-    plots.plot_history(trainer.history.columns(), out / "history.png")
-    write_json(out / "metrics.json", report)
+    record_run(
+        report, trainer, out, seconds,
+        model=options.model, augment=augmented, train_images=len(x_train),
+    )  # fmt: skip
     print(metrics.format_classification_report(report))
     print(
         f"\ntest accuracy {report['accuracy']:.4f} | {report['training']['epochs']} epochs in "

@@ -8,7 +8,7 @@ Forward, with cols = im2col(x) of shape (C*kh*kw, Ho*Wo*N) (batch-last, see
 Backward, given dout2 = dout rearranged to (O, Ho*Wo*N) (free for a batch-last dout):
 
     dW2   = dout2 @ cols.T                             (O, C*kh*kw)
-    db    = dout2.sum(axis=1), as dout2 @ ones        (O,)
+    db    = dout2.sum(axis=1), as dout2 @ ones         (O,)
     dcols = W2.T @ dout2                               (C*kh*kw, Ho*Wo*N)
     dx    = col2im(dcols)                              (N, C, H, W) view
 

@@ -73,9 +73,9 @@ def subprocess_json(args: list[str], threads: int) -> Any:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repeats", type=int, default=5, help="interleaved runs per implementation"
+        "--repeats", type=int, default=7, help="interleaved runs per implementation"
     )
-    parser.add_argument("--seconds", type=float, default=3.0, help="training time per run")
+    parser.add_argument("--seconds", type=float, default=2.0, help="training time per run")
     parser.add_argument("--naive-images", type=int, default=256, help="images for the naive LeNet")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(

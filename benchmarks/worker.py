@@ -106,19 +106,17 @@ def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
     """Run the measurements of one implementation on one network."""
     model = NETWORKS[network](args.seed)
     x, y, source = load_data(args.images)
-    batches = len(x) // args.batch
-
     if impl == "naive":
         naive = NaiveLeNet(model.state_dict())
         start = time.perf_counter()
-        for i in range(batches):
-            rows = slice(i * args.batch, (i + 1) * args.batch)
-            naive.train_step(x[rows], y[rows])
+        for first in range(0, len(x), args.batch):
+            naive.train_step(x[first : first + args.batch], y[first : first + args.batch])
         seconds = time.perf_counter() - start
-        return {"train_images_per_s": batches * args.batch / seconds, "data": source}
+        return {"train_images_per_s": len(x) / seconds, "data": source}
 
     runner = NanocnnRunner(model) if impl == "nanocnn" else TorchRunner(model, args.threads)
     order = np.random.default_rng(args.seed).permutation(len(x))
+    batches = max(1, len(x) // args.batch)
 
     def train(i: int) -> None:
         picked = order[(i % batches) * args.batch :][: args.batch]

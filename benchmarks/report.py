@@ -159,7 +159,9 @@ def markdown(raw: dict[str, Any], summary: dict[str, Any]) -> str:
     lines += ["", "| Target | Measured | Met |", "|---|--:|:-:|"]
     for target in summary["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[target["met"]]
-        lines.append(f"| {target['target']} | {_fmt(target['value'], 2)} | {met} |")
+        value = target["value"]
+        digits = 3 if value is not None and value < 10 else 0  # 1.004 is not 1.00
+        lines.append(f"| {target['target']} | {_fmt(value, digits)} | {met} |")
     ratios = [
         f"{entry['title']} {kind}: " + ", ".join(f"{r:.2f}" for r in entry[f"{kind}_ratios"])
         for entry in summary["networks"].values()

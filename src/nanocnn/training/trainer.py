@@ -158,7 +158,7 @@ class Trainer:
                 loss = self.loss_fn.forward(pred, yb)
             except NonFiniteLossError as error:
                 raise self._diverged(f"batch {batch}", error, bar) from error
-            self.model.backward(self.loss_fn.backward())
+            self.model.backward(self.loss_fn.backward(), input_grad=False)  # dx unused
             self.optimizer.step()
             self.step += 1
             total_loss += loss * len(index)

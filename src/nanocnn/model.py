@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nanocnn.errors import ModelFileError
-from nanocnn.layers import LAYER_TYPES, Conv2D, Dense, Layer, MaxPool2D, ReLU
+from nanocnn.layers import LAYER_TYPES, Layer, MaxPool2D, ReLU
 from nanocnn.serialization import load_arrays, save_arrays
 
 MODEL_FORMAT = "nanocnn-model"
@@ -96,14 +96,14 @@ class Sequential:
 
         ``input_grad=False`` is for training, where nothing needs the input's gradient: the
         pass stops at the first layer with parameters, which skips its own input gradient
-        when it can (Conv2D, Dense); returns None.
+        (see the layer protocol); returns None.
         """
         layers = self._run_order()
         if not input_grad:
             first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
             layers = layers[first:]
         for index, layer in enumerate(reversed(layers)):
-            if not input_grad and index == len(layers) - 1 and isinstance(layer, (Conv2D, Dense)):
+            if not input_grad and index == len(layers) - 1:  # the first layer with parameters
                 layer.backward(dout, input_grad=False)
             else:
                 dout = layer.backward(dout)

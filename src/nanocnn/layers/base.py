@@ -11,7 +11,9 @@ A layer owns three dictionaries of arrays:
 ``forward(x, training=False)`` computes the output. When ``training`` is true the layer keeps
 what its backward needs; in inference mode it keeps nothing. ``backward(dout)`` takes the
 gradient of the loss with respect to the output and returns the gradient with respect to the
-input. Neither method writes into the arrays it is given.
+input. Neither method writes into the arrays it is given. A layer with parameters also
+accepts ``backward(dout, input_grad=False)``: it fills ``grads`` but skips the input gradient
+and returns None, for the first layer of a network, whose input gradient nothing uses.
 """
 
 from __future__ import annotations

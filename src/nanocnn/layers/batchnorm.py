@@ -84,13 +84,15 @@ class _BatchNorm(Layer):
             self.params["bias"]
         )
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
         xhat, inv_std = self._cache
         count = dout.size // self.num_features
         dbias = np.sum(dout, axis=self.axes, out=self.grads["bias"])
         dweight = np.sum(dout * xhat, axis=self.axes, out=self.grads["weight"])
+        if not input_grad:
+            return None
         scale = self._per_feature(self.params["weight"] * inv_std / count)
         return scale * (count * dout - self._per_feature(dbias) - xhat * self._per_feature(dweight))
 

@@ -83,10 +83,12 @@ def test_a_digit_drawn_with_the_mouse_is_read(page: Any, digit: str) -> None:
     clear(page)
     for points in STROKES[digit]:
         stroke(page, points)  # the page answers after every stroke
-    assert page.inner_text(TOP_CLASS) == digit
-    shown = page.locator(CLASSES_SHOWN).all_inner_texts()
-    assert len(shown) == 3 and shown[0] == digit
-    assert page.locator("#feature-maps img").is_visible()
+    # The outputs render one after another: each check waits (up to TIMEOUT_MS) for its own.
+    expect = sync_api.expect
+    expect(page.locator(TOP_CLASS)).to_have_text(digit, timeout=TIMEOUT_MS)
+    expect(page.locator(CLASSES_SHOWN)).to_have_count(3, timeout=TIMEOUT_MS)
+    expect(page.locator(CLASSES_SHOWN).first).to_have_text(digit, timeout=TIMEOUT_MS)
+    expect(page.locator("#feature-maps img")).to_be_visible(timeout=TIMEOUT_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"app-drew-{digit}.png", full_page=True)
 

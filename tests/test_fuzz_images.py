@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import resource
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -118,9 +117,7 @@ def test_damaged_files(tmp_path: Path, content: bytes, data: st.DataObject) -> N
             damaged[position] ^= data.draw(st.integers(1, 255), label="xor")
     path = tmp_path / "damaged.img"
     path.write_bytes(bytes(damaged))
-    start = time.perf_counter()
-    digit_or_error(path)
-    assert time.perf_counter() - start < 5
+    digit_or_error(path)  # a digit or a DataError, nothing else
 
 
 @FUZZ
@@ -158,7 +155,7 @@ def test_headers_claiming_huge_sizes(tmp_path: Path, width: int, height: int, mo
     (Under the limit Pillow may fill the missing rows with black rather than complain.)"""
     path = tmp_path / "huge.png"
     path.write_bytes(png_claiming(width, height, mode))
-    before, start = peak_rss_mb(), time.perf_counter()
+    before = peak_rss_mb()
     try:
         assert open_image(path).shape[:2] == (height, width)
     except DataError as error:
@@ -167,7 +164,6 @@ def test_headers_claiming_huge_sizes(tmp_path: Path, width: int, height: int, mo
             assert "too many pixels" in str(error)
     else:
         assert width * height <= DEFAULT_MAX_PIXELS
-    assert time.perf_counter() - start < 5
     assert peak_rss_mb() - before < 300  # at most one image under the limit, 50 MB a channel
 
 

@@ -104,6 +104,25 @@ def test_a_diverging_run_names_epoch_batch_and_learning_rate(tmp_path: Path, cap
     assert "learning rate" in line and "lower learning rate" in line
 
 
+def test_resuming_with_other_options_names_them(tmp_path: Path, capsys) -> None:
+    """A resumed run must train as the interrupted one would have: other options are refused,
+    each named with its value then and now, and the run folder is left as it was."""
+    out = tmp_path / "run"
+    start = ["train", "--model", "lenet", "--limit", "60", "--epochs", "2", "--out", str(out)]
+    assert run_main(start, capsys)[0] == 0
+    saved = {path.name: path.read_bytes() for path in out.iterdir()}
+    status, lines = run_main([*start, "--resume", "--lr", "0.5", "--augment"], capsys)
+    assert status == 2
+    (line,) = lines
+    assert line == (
+        f"nanocnn train: error: {out} was started with other options: --lr 0.002 (now --lr "
+        f"0.5), --no-augment (now --augment); resume it with the options it was started with"
+    )
+    assert saved == {path.name: path.read_bytes() for path in out.iterdir()}
+    status, _ = run_main([*start, "--resume"], capsys)
+    assert status == 0
+
+
 @pytest.mark.parametrize("case", ["evaluate random bytes", "predict not an image", "epochs 0"])
 def test_as_a_separate_process(case: str, files: Path) -> None:
     """The real command, end to end: the same one line, and exit status 2."""

@@ -13,6 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nanocnn.jobs.common import option_flag
     from nanocnn.model import load
 
     model = load(args.model_file)
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(model.summary(tuple(input_shape)) if shape_ok else model)
     for key, value in model.metadata.items():
+        if key == "training_options" and isinstance(value, dict):
+            value = " ".join(option_flag(k, v) for k, v in value.items() if v is not None)
         if key != "input_shape":
             print(f"{key}: {value}")
     return 0

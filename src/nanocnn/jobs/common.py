@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from nanocnn.training.progress import Style
 from nanocnn.training.trainer import Augment
 
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.npz"
+NOT_RECORDED = ("out", "resume", "progress", "data_dir")  # where and how, not what is trained
 
 
 @dataclass
@@ -156,7 +157,11 @@ def train_model(
         progress=options.progress,
         target_scale=target_scale,
     )
+    model.metadata["training_options"] = recorded_options(
+        options, epochs=epochs, lr=lr, batch_size=batch_size, augment=augment is not None
+    )
     if options.resume:
+        check_same_options(out / CHECKPOINT_FILE, model.metadata["training_options"])
         trainer.load_checkpoint(out / CHECKPOINT_FILE)
         print(f"resuming {out} after epoch {trainer.epoch}", flush=True)
     try:
@@ -182,6 +187,43 @@ def train_model(
     trainer.history.to_csv(out / "history.csv")
     trainer.history.to_json(out / "history.json")
     return trainer
+
+
+def recorded_options(options: TrainOptions, **resolved: Any) -> dict[str, Any]:
+    """The options that decide what a run computes, with the preset defaults it used filled in
+    (``resolved``): saved in the model's metadata, so in every checkpoint and model file."""
+    recorded = {k: v for k, v in asdict(options).items() if k not in NOT_RECORDED}
+    return {**recorded, **resolved}
+
+
+def check_same_options(checkpoint: Path, options: dict[str, Any]) -> None:
+    """Refuse to resume a run with options other than those it was started with: the result
+    would match no uninterrupted run. Names each option that differs, then and now."""
+    try:
+        _, header = load_arrays(checkpoint)
+    except ModelFileError:
+        return  # Trainer.load_checkpoint reports the damaged file
+    recorded = header.get("metadata", {}).get("training_options")
+    if not isinstance(recorded, dict):
+        return  # a checkpoint from before options were recorded: nothing to compare
+    changed = [
+        f"{option_flag(name, recorded.get(name))} (now {option_flag(name, value)})"
+        for name, value in options.items()
+        if recorded.get(name) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"{checkpoint.parent} was started with other options: {', '.join(changed)}; "
+            f"resume it with the options it was started with"
+        )
+
+
+def option_flag(name: str, value: Any) -> str:
+    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    return f"{flag} {value}"
 
 
 def saved_epoch(path: Path) -> int | None:

@@ -100,11 +100,13 @@ class Trainer:
         """Train until ``epochs`` epochs are complete (counting those already done, so a
         resumed trainer carries on) or a callback stops it. Returns the history."""
         x, y = self.check_data(x, y)
+        samples = np.arange(len(x))  # those trained on; batches are drawn from x, not copies
         if validation_data is None and validation_split:
-            (x, y), validation_data = split(x, y, validation_split, self.seed)
+            samples, held = split_indices(len(x), validation_split, self.seed)
+            validation_data = x[held], y[held]
         elif validation_data is not None:
             validation_data = self.check_data(*validation_data)
-        steps_per_epoch = math.ceil(len(x) / self.batch_size)
+        steps_per_epoch = math.ceil(len(samples) / self.batch_size)
         self.total_steps = epochs * steps_per_epoch
         self.stop_training = False
         for callback in self.callbacks:
@@ -112,7 +114,7 @@ class Trainer:
         # NumPy's overflow warnings would only repeat what the non-finite checks report.
         with np.errstate(over="ignore", invalid="ignore"):
             while self.epoch < epochs and not self.stop_training:
-                self._epoch(x, y, epochs, validation_data)
+                self._epoch(x, y, samples, epochs, validation_data)
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
@@ -121,14 +123,15 @@ class Trainer:
         self,
         x: np.ndarray,
         y: np.ndarray,
+        samples: np.ndarray,
         epochs: int,
         validation_data: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """One epoch: train, validate, log, and run the callbacks."""
+        """One epoch on ``x[samples]``: train, validate, log, and run the callbacks."""
         for callback in self.callbacks:
             callback.on_epoch_begin(self)
-        bar = Progress(self.epoch + 1, epochs, len(x), self.progress)
-        logs = self._train_epoch(x, y, bar)
+        bar = Progress(self.epoch + 1, epochs, len(samples), self.progress)
+        logs = self._train_epoch(x, y, samples, bar)
         if validation_data is not None:
             try:
                 scores = self.evaluate(*validation_data)
@@ -142,11 +145,13 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_epoch_end(self, logs)
 
-    def _train_epoch(self, x: np.ndarray, y: np.ndarray, bar: Progress) -> dict[str, float]:
+    def _train_epoch(
+        self, x: np.ndarray, y: np.ndarray, samples: np.ndarray, bar: Progress
+    ) -> dict[str, float]:
         start = time.perf_counter()
-        order = self.rng.permutation(len(x))
+        order = samples[self.rng.permutation(len(samples))]
         total_loss = total_metric = 0.0
-        for batch, begin in enumerate(range(0, len(x), self.batch_size), start=1):
+        for batch, begin in enumerate(range(0, len(order), self.batch_size), start=1):
             for callback in self.callbacks:
                 callback.on_batch_begin(self)
             index = order[begin : begin + self.batch_size]
@@ -169,8 +174,8 @@ class Trainer:
             cause = f"weights {bad} became NaN or infinite: try a lower learning rate"
             raise self._diverged(f"batch {batch}", cause, bar)
         return {
-            "loss": total_loss / len(x),
-            self.metric: total_metric / len(x),
+            "loss": total_loss / len(order),
+            self.metric: total_metric / len(order),
             "lr": self.optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
@@ -297,12 +302,18 @@ def split(
     x: np.ndarray, y: np.ndarray, fraction: float, seed: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Hold out ``fraction`` of the samples, chosen by ``seed``: ((x, y), (x_val, y_val))."""
+    kept, held = split_indices(len(x), fraction, seed)
+    return (x[kept], y[kept]), (x[held], y[held])
+
+
+def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted indices (kept, held out) of :func:`split`: ``fraction`` of ``count``
+    samples (at least one) held out, chosen by ``seed``."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must be between 0 and 1, got {fraction}")
-    order = np.random.default_rng([seed, 1]).permutation(len(x))
-    count = max(1, round(len(x) * fraction))
-    held, kept = np.sort(order[:count]), np.sort(order[count:])
-    return (x[kept], y[kept]), (x[held], y[held])
+    order = np.random.default_rng([seed, 1]).permutation(count)
+    held_count = max(1, round(count * fraction))
+    return np.sort(order[held_count:]), np.sort(order[:held_count])
 
 
 def fit(

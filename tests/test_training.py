@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -73,6 +74,22 @@ def test_validation_split_is_deterministic_and_disjoint():
     np.testing.assert_array_equal(xv, xv2)
     np.testing.assert_array_equal(xa, xa2)
     assert not set(map(bytes, xa)) & set(map(bytes, xv))
+
+
+def test_fit_trains_on_the_callers_array_without_copying_it():
+    """Batches are drawn from ``x`` itself: a data set that fits in memory once is enough
+    (only the held-out tenth is copied, for validation)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50_000, 100), dtype=np.float32)  # 20 MB
+    y = rng.integers(0, 3, len(x))
+    model = nc.Sequential(nc.Dense(100, 3, rng=rng))
+    tracemalloc.start()
+    try:
+        trainer(model, batch_size=500).fit(x, y, epochs=1, validation_split=0.1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.nbytes * 0.1 < peak < x.nbytes * 0.3, peak / x.nbytes
 
 
 @pytest.mark.parametrize(

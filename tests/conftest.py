@@ -1,5 +1,10 @@
-"""Shared fixtures: the draw-a-digit app served on a free local port, and the rule for the
-browser tests (marker ``browser``) when Chromium is missing: fail in CI, skip elsewhere."""
+"""Shared fixtures: the draw-a-digit app served on a free local port, and the rules that differ
+in CI (the ``CI`` variable set, as ``.ci/run`` does):
+
+- the browser tests (marker ``browser``) fail when Chromium is missing; elsewhere they skip;
+- the property-based tests (Hypothesis) draw the same examples on every CI run, so that a run
+  is red or green for the code alone; elsewhere each run draws new ones and explores further.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 NO_CHROMIUM = "chromium not installed: apt-get install chromium"
+
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

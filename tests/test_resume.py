@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from test_reproducibility import digits_like, dropout_cnn, start_training, wait_
 
 import nanocnn as nc
 from nanocnn.jobs.common import CHECKPOINT_FILE, MODEL_FILE, TrainOptions, train_model
-from nanocnn.serialization import load_arrays
+from nanocnn.serialization import load_arrays, save_arrays
 
 EPOCHS, LIMIT = 3, "1000"
 
@@ -109,7 +110,8 @@ for i in range(10**6):
 
 def test_sigkill_while_saving_leaves_the_old_or_the_new_file(tmp_path: Path) -> None:
     """A process saves 4 MB checkpoints in a loop and is killed at random moments: the file
-    is always whole, the last one saved or the one after it."""
+    is always whole, the last one saved or the one after it. The temporary file a killed
+    writer may leave is deleted by the next save, so at most one is ever there."""
     path = tmp_path / "checkpoint.npz"
     rng = np.random.default_rng(0)
     for _ in range(6):
@@ -124,6 +126,17 @@ def test_sigkill_while_saving_leaves_the_old_or_the_new_file(tmp_path: Path) -> 
         arrays, header = load_arrays(path)
         assert header["i"] in (printed[-1], printed[-1] + 1)
         assert (arrays["data"] == header["i"]).all()
+        assert len(list(tmp_path.glob(".checkpoint.npz.*"))) <= 1
+    save_arrays(path, {"data": np.zeros(1)}, {"i": -1})
+    assert [item.name for item in tmp_path.iterdir()] == ["checkpoint.npz"]
+
+
+def test_a_running_writers_temporary_file_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    mine = tmp_path / f".model.npz.{os.getpid()}.abc123"  # this process is alive
+    mine.write_bytes(b"half a file")
+    save_arrays(path, {"data": np.zeros(1)}, {})
+    assert mine.exists()
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) -> None:

@@ -6,13 +6,15 @@ each entry's ``.npy`` header is parsed first, only plain numeric dtypes are acce
 declared size is checked against the bytes that are really there before anything is allocated.
 Writing is atomic: a temporary file in the same folder, flushed to disk, renamed over the
 target, then the folder itself flushed so that the rename survives a power cut: a crash at any
-moment leaves either the old file or the new one, never half of one. (A crash may leave the
-temporary ``.<name>.<random>`` file behind; it is never read.)
+moment leaves either the old file or the new one, never half of one. The temporary file is
+named ``.<name>.<pid>.<random>``: one a killed process left behind is never read, and the next
+save to the same path deletes it (those of processes still running are left alone).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -39,7 +41,8 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], header: 
         raise ValueError(f"{HEADER!r} is a reserved array name")
     entries = dict(arrays)
     entries[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    _remove_orphans(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as file:
             np.savez(file, **entries)
@@ -51,6 +54,28 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], header: 
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete the temporary files of earlier saves to ``path`` whose process is gone."""
+    for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.*"):
+        pid = orphan.name[len(path.name) + 2 :].split(".")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks without sending anything; on Windows
+    ``os.kill`` would end the process, so there every file is kept)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: keep its file
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

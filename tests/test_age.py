@@ -15,6 +15,7 @@ from nanocnn.cli import main
 from nanocnn.datasets import load_utkface, make_synthetic_utkface
 from nanocnn.jobs import age
 from nanocnn.jobs.age import AgeOptions, estimate_ages, predict_age, train_age
+from nanocnn.jobs.common import resume_command
 from nanocnn.model import load
 from nanocnn.optim import Adam
 from nanocnn.presets import build
@@ -145,3 +146,15 @@ def test_age_cnn_preset(size):
 def test_age_cnn_has_the_original_size():
     parameters = sum(p.size for _, p, _ in build("age_cnn").parameters())
     assert parameters == 16 * 27 + 16 + 32 * 144 + 32 + 64 * 288 + 64 + 16384 * 128 + 128 + 129
+
+
+def test_the_resume_command_of_an_age_run_names_its_task_and_folder() -> None:
+    """What Ctrl-C prints to continue an age run: its task, its data and its non-default
+    options, with the folder name quoted for the shell."""
+    options = AgeOptions(data_dir=Path("my faces"), image_size=64, loss="huber", seed=3)
+    model = build("age_cnn", image_size=64)
+    model.metadata["task"] = "age"
+    assert resume_command(options, Path("runs/age"), model) == (
+        "nanocnn train --resume --out runs/age --task age --seed 3 --data-dir 'my faces' "
+        "--image-size 64 --loss huber"
+    )

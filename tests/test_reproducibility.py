@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -201,12 +202,19 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     epoch = load_arrays(out / CHECKPOINT_FILE)[1]["epoch"]  # a whole, readable checkpoint
+    command = f"nanocnn train --resume --out {out} --model lenet --epochs 20 --limit 1200"
     assert stderr.strip() == (
         f"interrupted: the state after epoch {epoch} is saved in {out / CHECKPOINT_FILE}; "
-        f"continue with: nanocnn train --resume --out {out} (and the same options)"
+        f"continue with: {command}"
     )
     assert f"epoch {epoch}/20" in stdout
     assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no temp
+    resumed = subprocess.run(
+        [sys.executable, "-m", "nanocnn.cli", *shlex.split(command)[1:]],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {out} after epoch {epoch}" in resumed.stdout
 
 
 def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path: Path) -> None:

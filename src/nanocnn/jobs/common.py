@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -173,8 +174,7 @@ def train_model(
         else:
             print(
                 f"\ninterrupted: the state after epoch {epoch} is saved in "
-                f"{out / CHECKPOINT_FILE}; continue with: nanocnn train --resume --out {out} "
-                f"(and the same options)",
+                f"{out / CHECKPOINT_FILE}; continue with: {resume_command(options, out, model)}",
                 file=sys.stderr,
             )
         raise
@@ -223,7 +223,23 @@ def option_flag(name: str, value: Any) -> str:
     flag = "--" + name.replace("_", "-")
     if isinstance(value, bool):
         return flag if value else f"--no-{flag[2:]}"
-    return f"{flag} {value}"
+    return f"{flag} {shlex.quote(str(value))}"
+
+
+def resume_command(options: TrainOptions, out: Path, model: Sequential) -> str:
+    """The command that continues this run: ``--resume``, ``--out`` and every option given
+    that is not the task's default."""
+    task = model.metadata.get("task", "digits")
+    words = ["nanocnn train --resume", option_flag("out", out)]
+    words += [option_flag("task", task)] if task != "digits" else []
+    defaults = type(options)()
+    for name, value in asdict(options).items():
+        if name not in ("out", "resume", "progress") and value not in (
+            None,
+            getattr(defaults, name),
+        ):
+            words.append(option_flag(name, value))
+    return " ".join(words)
 
 
 def saved_epoch(path: Path) -> int | None:

@@ -232,13 +232,11 @@ def resume_command(options: TrainOptions, out: Path, model: Sequential) -> str:
     task = model.metadata.get("task", "digits")
     words = ["nanocnn train --resume", option_flag("out", out)]
     words += [option_flag("task", task)] if task != "digits" else []
-    defaults = type(options)()
+    defaults = asdict(type(options)())
     for name, value in asdict(options).items():
-        if name not in ("out", "resume", "progress") and value not in (
-            None,
-            getattr(defaults, name),
-        ):
-            words.append(option_flag(name, value))
+        if name in ("out", "resume", "progress") or value in (None, defaults[name]):
+            continue  # said above, not an option of the run, or the default anyway
+        words.append(option_flag(name, value))
     return " ".join(words)
 
 

@@ -25,6 +25,7 @@ from nanocnn.jobs.common import (
     TrainOptions,
     record_run,
     run_directory,
+    run_footer,
     train_model,
 )
 from nanocnn.jobs.digits import first_layer_filters
@@ -117,10 +118,7 @@ def train_age(options: AgeOptions) -> dict[str, Any]:
     print(
         f"\ntest MAE {report['mae']:.2f} years (predicting the mean age: "
         f"{report['baseline_mae']:.2f}) | RMSE {report['rmse']:.2f} | R² {report['r2']:.3f} "
-        f"| {report['n']} test faces\n"
-        f"{report['training']['epochs']} epochs in {seconds:.0f} s | peak memory "
-        f"{report['training']['peak_memory_mb']:.0f} MiB\n"
-        f"run folder: {out} (model.npz, history, metrics.json, plots)"
+        f"| {report['n']} test faces\n{run_footer(report, out)}"
     )
     return report
 

@@ -272,6 +272,16 @@ def record_run(
     return report
 
 
+def run_footer(report: dict[str, Any], out: Path) -> str:
+    """The last lines a training job prints: epochs, time, peak memory and the run folder."""
+    training = report["training"]
+    return (
+        f"{training['epochs']} epochs in {training['seconds']:.0f} s | peak memory "
+        f"{training['peak_memory_mb']:.0f} MiB\n"
+        f"run folder: {out} (model.npz, history, metrics.json, plots)"
+    )
+
+
 def peak_memory_mb() -> float:
     """This process's peak resident memory in MiB (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

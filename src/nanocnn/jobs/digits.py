@@ -23,6 +23,7 @@ from nanocnn.jobs.common import (
     TrainOptions,
     record_run,
     run_directory,
+    run_footer,
     train_model,
 )
 from nanocnn.layers import Conv2D, Dense
@@ -81,11 +82,7 @@ def train_digits(options: TrainOptions) -> dict[str, Any]:
         model=options.model, augment=augmented, train_images=len(x_train),
     )  # fmt: skip
     print(metrics.format_classification_report(report))
-    print(
-        f"\ntest accuracy {report['accuracy']:.4f} | {report['training']['epochs']} epochs in "
-        f"{seconds:.0f} s | peak memory {report['training']['peak_memory_mb']:.0f} MiB\n"
-        f"run folder: {out} (model.npz, history, metrics.json, plots)"
-    )
+    print(f"\ntest accuracy {report['accuracy']:.4f} | {run_footer(report, out)}")
     return report
 
 

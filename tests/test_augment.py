@@ -31,6 +31,7 @@ RANDOM_STEPS: dict[str, RandomStep] = {
     "brightness_contrast": lambda x, rng: random_brightness_contrast(x, rng, 0.2, 0.2),
     "digits": augment.digits(),
     "faces": augment.faces(),
+    "natural": augment.natural(8),
 }
 
 
@@ -264,6 +265,18 @@ def test_brightness_contrast_unclipped_follows_the_formula() -> None:
     assert y.min() < -1.0
 
 
+def test_brightness_contrast_clip_overrides_the_range_test() -> None:
+    unit = images((32, 3, 8, 8))
+    loose = random_brightness_contrast(unit, np.random.default_rng(0), 0.5, 0.5, clip=False)
+    assert loose.min() < 0.0 or loose.max() > 1.0
+    auto = random_brightness_contrast(unit, np.random.default_rng(0), 0.5, 0.5)
+    np.testing.assert_array_equal(auto, np.clip(loose, 0, 1))
+    wide = 3 * unit - 1
+    clipped = random_brightness_contrast(wide, np.random.default_rng(0), 0.5, 0.5, clip=True)
+    assert clipped.min() >= 0.0
+    assert clipped.max() <= 1.0
+
+
 # --- Augmenter ----------------------------------------------------------------------------------
 
 
@@ -293,3 +306,42 @@ def test_presets_keep_values_in_unit_range(preset: str, shape: tuple[int, ...]) 
     y = RANDOM_STEPS[preset](x, np.random.default_rng(0))
     assert y.min() >= 0.0
     assert y.max() <= 1.0 + 1e-6
+
+
+# --- natural images -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "max_shift"), [(32, 4), (64, 8), (8, 1), (3, 1)])
+def test_natural_shifts_by_an_eighth_of_the_size(size: int, max_shift: int) -> None:
+    steps = dict(augment.natural(size).steps)
+    assert steps["shift"] == {"max_shift": max_shift}
+    assert steps["flip"] == {"p": 0.5}
+    assert steps["brightness_contrast"]["clip"] is False
+
+
+def test_natural_is_shift_flip_then_unclipped_jitter() -> None:
+    x = np.random.default_rng(0).standard_normal((16, 3, 32, 32)).astype(np.float32)
+    rng = np.random.default_rng(5)
+    by_hand = random_shift(x, rng, max_shift=4)
+    by_hand = random_flip(by_hand, rng, p=0.5)
+    by_hand = random_brightness_contrast(by_hand, rng, 0.1, 0.1, clip=False)
+    np.testing.assert_array_equal(augment.natural(32)(x, np.random.default_rng(5)), by_hand)
+
+
+def test_natural_never_clips_inputs_in_unit_range() -> None:
+    x = images((64, 3, 16, 16))  # in [0, 1] by chance: must stay unclipped all the same
+    y = augment.natural(16)(x, np.random.default_rng(0))
+    assert y.max() > 1.0
+    assert y.min() < 0.0
+
+
+def test_natural_pads_with_zero_the_mean_of_standardised_images() -> None:
+    x = np.full((32, 1, 16, 16), 5.0)
+    steps = [("shift", dict(augment.natural(16).steps)["shift"])]
+    y = Augmenter(steps)(x, np.random.default_rng(0))
+    assert set(np.unique(y)) == {0.0, 5.0}  # shifted in: zeros; never anything else
+
+
+def test_natural_rejects_an_empty_size() -> None:
+    with pytest.raises(ValueError, match="size must be at least 1"):
+        augment.natural(0)

@@ -29,6 +29,7 @@ __all__ = [
     "affine_matrices",
     "digits",
     "faces",
+    "natural",
     "random_affine",
     "random_brightness_contrast",
     "random_flip",
@@ -211,14 +212,19 @@ def random_affine(
 
 
 def random_brightness_contrast(
-    x: np.ndarray, rng: np.random.Generator, brightness: float = 0.1, contrast: float = 0.1
+    x: np.ndarray,
+    rng: np.random.Generator,
+    brightness: float = 0.1,
+    contrast: float = 0.1,
+    clip: bool | None = None,
 ) -> np.ndarray:
     """Scale each image's contrast about its mean and add a brightness offset.
 
     ``y[n] = (x[n] - μ[n]) g[n] + μ[n] + b[n]`` with ``μ[n]`` the mean of image ``n`` over
     (C, H, W), ``g ~ U(1 - contrast, 1 + contrast)`` and ``b ~ U(-brightness, brightness)``.
-    If every value of ``x`` lies in [0, 1] the result is clipped to [0, 1]; otherwise (e.g.
-    standardised inputs) it is left unclipped.
+    ``clip=True`` clips the result to [0, 1], ``clip=False`` never clips (standardised inputs,
+    whose values have no fixed range), and ``clip=None`` clips only if every value of ``x``
+    lies in [0, 1].
     """
     _check_batch(x)
     n = x.shape[0]
@@ -226,7 +232,9 @@ def random_brightness_contrast(
     bias = rng.uniform(-brightness, brightness, size=(n, 1, 1, 1)).astype(x.dtype)
     mean = x.mean(axis=(1, 2, 3), keepdims=True)  # (N, 1, 1, 1)
     y = (x - mean) * gain + (mean + bias)
-    if x.size and x.min() >= 0 and x.max() <= 1:
+    if clip is None:
+        clip = bool(x.size and x.min() >= 0 and x.max() <= 1)
+    if clip:
         np.clip(y, 0, 1, out=y)
     return y
 
@@ -284,5 +292,24 @@ def faces() -> Augmenter:
             ("shift", {"max_shift": 4}),
             ("affine", {"max_rotation": 10.0, "scale": (1.0, 1.0)}),
             ("brightness_contrast", {"brightness": 0.1, "contrast": 0.1}),
+        ]
+    )
+
+
+def natural(size: int) -> Augmenter:
+    """Augmentation for natural images of ``size`` × ``size`` pixels, standardised per channel.
+
+    A random crop with zero padding (a shift by up to ``size / 8`` pixels, 4 px at 32 px), a
+    mirror with probability 0.5, and brightness/contrast varied by ±0.1, never clipped. It is
+    meant for inputs already standardised as ``(x / 255 - mean) / std``: there zero is the
+    mean colour, so the padding shows the average image, and values have no fixed range.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, not {size}")
+    return Augmenter(
+        [
+            ("shift", {"max_shift": max(1, round(size / 8))}),
+            ("flip", {"p": 0.5}),
+            ("brightness_contrast", {"brightness": 0.1, "contrast": 0.1, "clip": False}),
         ]
     )

@@ -87,6 +87,18 @@ def open_image(
         raise DataError(f"{name}: corrupt or truncated image ({error})") from error
 
 
+def header_mode(path: str | os.PathLike[str]) -> str | None:
+    """Return the Pillow mode of the image file at ``path`` ("L", "RGB", "P", "I;16", ...)
+    from its header alone, without decoding a pixel; None if it cannot be opened as an image.
+    """
+    Image = require("PIL.Image", extra="cli")
+    try:
+        with Image.open(path) as image:
+            return str(image.mode)
+    except (*_DECODE_ERRORS, Image.DecompressionBombError):
+        return None
+
+
 def _describe(source: object) -> str:
     """Return how error messages name ``source`` when the caller gave no name."""
     if isinstance(source, (str, os.PathLike)):

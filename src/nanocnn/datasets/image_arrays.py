@@ -1,0 +1,150 @@
+"""Decode image files into square uint8 arrays for a network, one preallocated array for all.
+
+Every image becomes (C, S, S) uint8 the same way, whether a data set loader, ``predict`` or the
+web app reads it: ``open_image`` decodes it (any mode, depth or format) as grayscale (C = 1) or
+RGB (C = 3); the largest centred square is cut out of it (a centre crop: the shorter side is
+kept whole, the longer one loses equal margins, nothing is stretched); Pillow resizes that
+square to S × S (bilinear, antialiased when shrinking).
+
+>>> read_image("cat.jpg", size=32, channels=3).shape  # doctest: +SKIP
+(3, 32, 32)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, TypeAlias
+
+import numpy as np
+
+from nanocnn._optional import require
+from nanocnn.errors import DataError
+from nanocnn.images import DEFAULT_MAX_PIXELS, ImageSource, header_mode, open_image
+
+ProgressStyle: TypeAlias = Literal["auto", "bar", "off"]
+
+MAX_PIXELS = DEFAULT_MAX_PIXELS  # a data set image larger than this (50 MP) is skipped
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+class LoadedImages(NamedTuple):
+    """The readable images among some files, and which files they came from."""
+
+    x: np.ndarray  # (k, C, S, S) uint8, in the order of the files
+    kept: np.ndarray  # (k,) int64: x[i] is files[kept[i]]
+    unreadable: tuple[Path, ...]  # the files skipped, in order
+
+
+def read_image(source: ImageSource, size: int, channels: int) -> np.ndarray:
+    """Read one image as the loaders do: (C, S, S) uint8, C = ``channels`` (1 or 3), S = ``size``.
+
+    ``source`` is anything ``open_image`` reads (a path, bytes, a Pillow image, an array).
+    Raises ``DataError`` naming the image when it cannot be read or has more than 50 MP.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    if size < 1:
+        raise ValueError(f"size must be at least 1, not {size}")
+    pixels = open_image(source, "L" if channels == 1 else "RGB", max_pixels=MAX_PIXELS)
+    return _square(pixels, size)
+
+
+def _square(pixels: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop (H, W[, C]) uint8 ``pixels`` to a square, resize it: (C, size, size) uint8."""
+    height, width = pixels.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = pixels[top : top + side, left : left + side]
+    if side != size:
+        Image = require("PIL.Image", extra="cli")
+        image = Image.fromarray(square).resize(
+            (size, size), Image.Resampling.BILINEAR, reducing_gap=3.0
+        )
+        square = np.asarray(image)
+    chw = square.reshape(size, size, -1).transpose(2, 0, 1)  # (S, S, C) -> (C, S, S)
+    return np.ascontiguousarray(chw)
+
+
+def image_channels(files: Iterable[str | os.PathLike[str]]) -> int:
+    """Return 1 if every image among ``files`` is grayscale, else 3, reading headers only.
+
+    Grayscale modes: 1-bit, L, LA, 16- and 32-bit integer, float. Palette images count as
+    colour, even with a gray palette (telling would mean decoding them). Files that cannot be
+    opened are ignored here; the loader skips them. Stops at the first colour image.
+    """
+    for path in files:
+        mode = header_mode(path)
+        if mode is not None and mode not in GRAY_MODES:
+            return 3
+    return 1
+
+
+def load_images(
+    files: Sequence[str | os.PathLike[str]],
+    size: int,
+    channels: int,
+    progress: ProgressStyle = "auto",
+) -> LoadedImages:
+    """Decode ``files`` with ``read_image`` into one preallocated (k, C, S, S) uint8 array.
+
+    Memory: one uint8 array of len(files) × C × S × S bytes, filled image by image; the
+    unreadable files are skipped (their rows stay unused at the end) and listed, not warned
+    about. ``progress``: "bar" shows a tqdm bar on stderr, "auto" only when stderr is a
+    terminal, "off" never; without tqdm there is no bar.
+    """
+    if progress not in ("auto", "bar", "off"):
+        raise ValueError(f"progress must be 'auto', 'bar' or 'off', not {progress!r}")
+    x = np.empty((len(files), channels, size, size), np.uint8)
+    kept: list[int] = []
+    unreadable: list[Path] = []
+    bar = _progress_bar(len(files), progress)
+    try:
+        for position, path in enumerate(files):
+            try:
+                x[len(kept)] = read_image(path, size, channels)
+            except DataError:
+                unreadable.append(Path(path))
+            else:
+                kept.append(position)
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    return LoadedImages(x[: len(kept)], np.array(kept, np.int64), tuple(unreadable))
+
+
+def _progress_bar(total: int, progress: ProgressStyle) -> Any:
+    """A tqdm bar over ``total`` images, or None when there is to be none (or no tqdm)."""
+    if progress == "off" or (progress == "auto" and not sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="reading images", unit="img", dynamic_ncols=True, leave=False)
+
+
+def channel_stats(x: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of uint8 images ``x`` (N, C, H, W), in [0, 1] units.
+
+    ``mean[c] = Σ x[:, c] / (255 M)`` and ``std[c] = sqrt(Σ x[:, c]² / (255² M) - mean[c]²)``
+    over the M = N H W pixels of channel c, summed ``chunk`` images at a time in float64, so
+    memory never holds more than ``chunk`` images as floats. Returns two (C,) float32 arrays;
+    std is 0 for a constant channel (guard before dividing by it).
+    """
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {x.shape}")
+    total = np.zeros(x.shape[1])
+    squares = np.zeros(x.shape[1])
+    for start in range(0, x.shape[0], chunk):
+        block = x[start : start + chunk].astype(np.float64)  # (chunk, C, H, W)
+        total += block.sum(axis=(0, 2, 3))
+        squares += np.square(block).sum(axis=(0, 2, 3))
+    count = x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    variance = np.maximum(squares / count - mean**2, 0.0)
+    return (mean / 255).astype(np.float32), (np.sqrt(variance) / 255).astype(np.float32)

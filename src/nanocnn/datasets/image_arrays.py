@@ -125,7 +125,7 @@ def _progress_bar(total: int, progress: ProgressStyle) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc="reading images", unit="img", dynamic_ncols=True, leave=False)
+    return tqdm(total=total, desc="reading images", unit="img", dynamic_ncols=True)
 
 
 def channel_stats(x: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -14,8 +15,19 @@ import numpy as np
 import pytest
 
 from nanocnn.datasets import MNIST, load_mnist, write_idx
+from nanocnn.datasets import mnist as mnist_module
 from nanocnn.datasets.idx import read_idx_bytes
-from nanocnn.datasets.mnist import FILES, MEAN, STD, TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS
+from nanocnn.datasets.mnist import (
+    FILES,
+    MEAN,
+    STD,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    check_class_names,
+    read_class_names,
+)
 from nanocnn.errors import DataError
 
 
@@ -91,12 +103,20 @@ def test_normalize(tmp_path: Path) -> None:
     ("name", "array", "message"),
     [
         (TRAIN_LABELS, np.zeros(19, dtype=np.uint8), "20 images, but .* has 19 labels"),
-        (TRAIN_LABELS, np.full(20, 10, dtype=np.uint8), "labels must be digits 0..9, found 10"),
+        (TEST_LABELS, np.full(10, 12, dtype=np.uint8), "label 12 is not a class of the training"),
         (TRAIN_LABELS, np.zeros((20, 1), dtype=np.uint8), r"expected \(N,\) uint8 labels"),
-        (TEST_IMAGES, np.zeros((10, 20, 20), dtype=np.uint8), r"expected \(N, 28, 28\) uint8"),
-        (TEST_IMAGES, np.zeros((10, 28, 28), dtype=np.float32), r"expected \(N, 28, 28\) uint8"),
+        (TEST_IMAGES, np.zeros((10, 20, 20), dtype=np.uint8), "20×20, but those of .* 28×28"),
+        (TEST_IMAGES, np.zeros((10, 28, 28), dtype=np.float32), r"expected \(N, H, W\) uint8"),
+        (TEST_IMAGES, np.zeros((10, 28, 0), dtype=np.uint8), r"expected \(N, H, W\) uint8"),
     ],
-    ids=["count-mismatch", "label-out-of-range", "labels-2d", "images-20x20", "images-float"],
+    ids=[
+        "count-mismatch",
+        "test-label-not-in-train",
+        "labels-2d",
+        "images-20x20",
+        "images-float",
+        "images-empty",
+    ],
 )
 def test_inconsistent_files(tmp_path: Path, name: str, array: np.ndarray, message: str) -> None:
     make_mnist(tmp_path)
@@ -106,10 +126,10 @@ def test_inconsistent_files(tmp_path: Path, name: str, array: np.ndarray, messag
     assert name in str(info.value)
 
 
-def test_checksum_mismatch(tmp_path: Path) -> None:
-    make_mnist(tmp_path)  # not the real MNIST, so the official checksums fail
+def test_checksum_mismatch_in_the_cache(tmp_path: Path) -> None:
+    make_mnist(tmp_path / "mnist")  # not the real MNIST, so the official checksums fail
     with pytest.raises(DataError, match=f"{TRAIN_IMAGES}.gz: SHA-256 .* expected ba891046"):
-        load_mnist(tmp_path, download=False)
+        load_mnist(cache_dir=tmp_path, download=False)
 
 
 def test_missing_without_download_says_where_it_looked(tmp_path: Path) -> None:
@@ -193,7 +213,7 @@ def test_all_mirrors_failing_lists_what_was_tried(tmp_path: Path, server: tuple[
     mirrors = [f"{url}missing/", f"{url}junk/", f"{url}wrong/"]
     checksums = {name: "0" * 64 for name in FILES}  # no mirror serves these
     data_dir = tmp_path / "d"
-    with pytest.raises(DataError, match=f"could not download MNIST file {TRAIN_IMAGES}") as info:
+    with pytest.raises(DataError, match=f"could not download {TRAIN_IMAGES}") as info:
         load_mnist(data_dir, mirrors=mirrors, checksums=checksums)
     message = str(info.value)
     assert f"{url}missing/{TRAIN_IMAGES}.gz: HTTP Error 404" in message
@@ -201,3 +221,93 @@ def test_all_mirrors_failing_lists_what_was_tried(tmp_path: Path, server: tuple[
     assert "corrupt gzip" in message
     assert f"{url}wrong/{TRAIN_IMAGES}.gz: SHA-256" in message
     assert not data_dir.exists() or not any(data_dir.iterdir())  # nothing bad was kept
+
+
+# --- data sets of your own in MNIST's files -----------------------------------------------------
+
+
+def make_idx_dataset(directory: Path, classes: int = 5, size: tuple[int, int] = (12, 16)) -> dict:
+    """Write a non-MNIST data set in MNIST's four files: H × W images, labels 0..classes-1."""
+    rng = np.random.default_rng(3)
+    arrays = {
+        TRAIN_IMAGES: rng.integers(0, 256, (30, *size), dtype=np.uint8),
+        TRAIN_LABELS: np.arange(30, dtype=np.uint8) % classes,
+        TEST_IMAGES: rng.integers(0, 256, (10, *size), dtype=np.uint8),
+        TEST_LABELS: np.arange(10, dtype=np.uint8) % classes,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for k, (name, array) in enumerate(arrays.items()):
+        write_idx(directory / (f"{name}.gz" if k % 2 else name), array)  # gzipped or not
+    return arrays
+
+
+def test_any_idx_data_set_loads_without_mnist_checksums(tmp_path: Path) -> None:
+    arrays = make_idx_dataset(tmp_path, classes=12, size=(12, 16))
+    data = load_mnist(tmp_path, download=False)  # the official checksums are not applied
+    assert data.x_train.shape == (30, 1, 12, 16)
+    assert data.x_test.shape == (10, 1, 12, 16)
+    np.testing.assert_allclose(data.x_test[:, 0] * 255, arrays[TEST_IMAGES], atol=1e-4)
+    np.testing.assert_array_equal(data.y_train, arrays[TRAIN_LABELS])
+    assert data.y_train.max() == 11
+
+
+def test_no_mnist_is_downloaded_beside_files_of_another_data_set(tmp_path: Path) -> None:
+    make_idx_dataset(tmp_path)
+    (tmp_path / TEST_IMAGES).unlink()
+    with pytest.raises(DataError, match="put all four files of your data set") as info:
+        load_mnist(tmp_path, mirrors=["http://127.0.0.1:9/"])
+    assert str(tmp_path / TRAIN_IMAGES) in str(info.value)
+
+
+def closed_port_url() -> str:
+    """A URL on this machine where nothing listens: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def test_test_set_alone_loads_without_the_training_files(tmp_path: Path) -> None:
+    arrays = make_idx_dataset(tmp_path, size=(28, 28))
+    (tmp_path / TRAIN_IMAGES).unlink()
+    (tmp_path / f"{TRAIN_LABELS}.gz").unlink()
+    data = load_mnist(tmp_path, parts=("test",), mirrors=[closed_port_url()])  # no download
+    assert data.x_train.shape == (0, 1, 28, 28)
+    assert data.y_train.shape == (0,) and data.y_train.dtype == np.int64
+    np.testing.assert_array_equal(data.y_test, arrays[TEST_LABELS])
+    with pytest.raises(ValueError, match="parts must be some of"):
+        load_mnist(tmp_path, parts=("validation",))
+
+
+def test_offline_without_a_bundled_copy_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mnist_module, "BUNDLED_DIR", tmp_path / "not-installed")  # pip install
+    monkeypatch.setenv("NANOCNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
+    url = closed_port_url()
+    with pytest.raises(DataError) as info:
+        load_mnist(mirrors=[url, url])
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"cannot download {TRAIN_IMAGES}: no connection to 127.0.0.1:" in message
+    assert "--data-dir FOLDER" in message
+    assert all(name in message for name in FILES)
+    assert str(tmp_path / "cache" / "mnist") in message
+
+
+def test_class_names_from_classes_txt(tmp_path: Path) -> None:
+    assert read_class_names(tmp_path) is None
+    text = "\ufeffT-shirt/top\n\n  Trouser \nPullover\n\n"  # a BOM, blank lines, spaces
+    (tmp_path / "classes.txt").write_text(text, encoding="utf-8")
+    names = read_class_names(tmp_path)
+    assert names == ["T-shirt/top", "Trouser", "Pullover"]
+    check_class_names(names, np.array([0, 2, 1, 2]), "classes.txt")
+    with pytest.raises(DataError, match=r"names 3 classes, but the labels are 0\.\.3"):
+        check_class_names(names, np.array([0, 3]), "classes.txt")
+    with pytest.raises(DataError, match=r"names 3 classes, but the labels are 0\.\.1"):
+        check_class_names(names, np.array([0, 1]), "classes.txt")
+    (tmp_path / "classes.txt").write_text("cat\ndog\ncat\n")
+    with pytest.raises(DataError, match=r"classes\.txt: class names given twice: cat"):
+        read_class_names(tmp_path)

@@ -1,25 +1,30 @@
-"""The MNIST handwritten digits: find, download if needed, verify and load them.
+"""MNIST, or any data set in its four IDX files: find, download if needed, verify and load it.
 
 >>> x_train, y_train, x_test, y_test = load_mnist()  # doctest: +SKIP
 >>> x_train.shape, x_train.dtype, y_train.dtype  # doctest: +SKIP
 ((60000, 1, 28, 28), dtype('float32'), dtype('int64'))
+
+A folder of your own holding the same four files (Fashion-MNIST, KMNIST, EMNIST...) loads the
+same way, with images of any H × W and labels 0..K-1, named by an optional ``classes.txt``:
+
+>>> data = load_mnist("data/fashion")  # doctest: +SKIP
+>>> read_class_names("data/fashion")  # doctest: +SKIP
+['T-shirt/top', 'Trouser', 'Pullover', ...]
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-import tempfile
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
 
-from nanocnn.datasets.idx import GZIP_MAGIC, decode_idx_bytes, parse_idx, read_idx_bytes
+from nanocnn.datasets.download import download_idx
+from nanocnn.datasets.idx import parse_idx, read_idx_bytes
 from nanocnn.errors import DataError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -27,6 +32,11 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+PARTS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_LABELS)}
+)
+CLASS_NAMES = "classes.txt"  # beside the IDX files of a data set: one class name a line
+MAX_CLASS_NAMES_BYTES = 1 << 20
 
 # Base URLs tried in order; a file's URL is the base plus its name plus ".gz".
 MIRRORS: tuple[str, ...] = (
@@ -49,15 +59,13 @@ MEAN = np.float32(0.1307)
 STD = np.float32(0.3081)
 
 BUNDLED_DIR = Path(__file__).parents[3] / "data" / "mnist"  # the repository's copy (src layout)
-DOWNLOAD_TIMEOUT_S = 30.0  # per network operation
-MAX_DOWNLOAD_BYTES = 64 << 20  # the largest file, train images, is about 10 MB gzipped
 
 
 class MNIST(NamedTuple):
-    """The MNIST train and test sets, ready for a network."""
+    """The train and test sets of MNIST (or of an MNIST-format data set), ready for a network."""
 
-    x_train: np.ndarray  # (60000, 1, 28, 28) float32, in [0, 1] or normalized
-    y_train: np.ndarray  # (60000,) int64 digits 0..9
+    x_train: np.ndarray  # (60000, 1, 28, 28) float32, in [0, 1] or normalized; (0, 1, H, W) if
+    y_train: np.ndarray  # (60000,) int64 digits 0..9              not loaded (see ``parts``)
     x_test: np.ndarray  # (10000, 1, 28, 28) float32
     y_test: np.ndarray  # (10000,) int64
 
@@ -70,45 +78,106 @@ def load_mnist(
     cache_dir: str | os.PathLike[str] | None = None,
     mirrors: Sequence[str] = MIRRORS,
     checksums: Mapping[str, str] = CHECKSUMS,
+    parts: Collection[str] = ("train", "test"),
 ) -> MNIST:
-    """Load MNIST: images as (N, 1, 28, 28) float32 in [0, 1], labels as (N,) int64.
+    """Load MNIST, or a data set in its format: images (N, 1, H, W) float32 in [0, 1], labels (N,)
+    int64.
 
-    The four files (``train-images-idx3-ubyte`` etc., each gzipped or not) are taken from the
-    first of these that applies:
+    The four IDX files (``train-images-idx3-ubyte`` etc., each gzipped or not; only the two of
+    a part for ``parts=("test",)`` or ``("train",)``) are taken from the first of these that
+    applies:
 
-    1. ``data_dir`` if given; files missing there are downloaded into it;
+    1. ``data_dir`` if given: your own folder, MNIST or any data set in the same files, e.g.
+       Fashion-MNIST; files missing there are downloaded into it, if those present are MNIST's;
     2. ``cache_dir/mnist`` if ``cache_dir`` is given; files missing there are downloaded into it;
     3. the copy bundled with the repository, ``data/mnist``, if all four files are there;
     4. ``mnist/`` under ``$NANOCNN_CACHE``, else ``$XDG_CACHE_HOME/nanocnn``, else
        ``~/.cache/nanocnn``; files missing there are downloaded into it.
 
     Downloads try ``mirrors`` (base URLs, or a single one) in order; only a file whose checksum
-    matches is kept, written atomically. Every file's decompressed content must have the SHA-256
-    in ``checksums`` (file name -> hex digest; a name left out is not checked).
-    ``normalize=True`` returns ``(x - MEAN) / STD`` instead of ``x``, still float32. Raises
-    ``DataError`` naming the file on any missing, corrupt or inconsistent file.
+    matches is kept, written atomically. The decompressed content of every file downloaded or
+    found in 2.-4. must have the SHA-256 in ``checksums`` (file name -> hex digest; a name
+    left out is not checked); so must the files of 1. when a missing file is downloaded beside
+    them, and only then. Every file gets the structural checks: images (N, H, W) uint8, labels
+    (N,) uint8, one label per image, train and test images of one size, test labels among the
+    training classes. A part left out of ``parts`` is returned as empty arrays
+    (0, 1, H, W) and (0,). ``normalize=True`` returns ``(x - MEAN) / STD`` (MNIST's
+    statistics) instead of ``x``, still float32. Raises ``DataError`` naming the file on any
+    missing, corrupt or inconsistent file.
     """
     if isinstance(mirrors, str):  # one URL, not a sequence of one-letter mirrors
         mirrors = (mirrors,)
+    wanted = [part for part in PARTS if part in parts]
+    if not wanted or set(parts) - set(PARTS):
+        raise ValueError(f"parts must be some of {tuple(PARTS)}, not {tuple(parts)}")
     directory = _data_dir(data_dir, cache_dir)
+    names = [name for part in wanted for name in PARTS[part]]
+    found = {name: _find(directory, name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing and not download:
+        listed = ", ".join(f"{name}[.gz]" for name in missing)
+        raise DataError(f"MNIST file(s) {listed} not found in {directory} and download=False")
+    verify = data_dir is None or bool(missing)  # a folder of yours is checked only to add MNIST
     arrays, sources = {}, {}
-    for name in FILES:
-        path = _find(directory, name)
+    for name, path in found.items():
         if path is not None:
-            arrays[name], sources[name] = _load_file(path, checksums.get(name)), str(path)
-        elif download:
-            arrays[name], sources[name] = _download(name, directory, mirrors, checksums.get(name))
+            sha256 = checksums.get(name) if verify else None
+            arrays[name] = _load_file(path, sha256, mine=data_dir is not None)
+            sources[name] = str(path)
         else:
-            raise DataError(f"MNIST file {name}[.gz] not found in {directory} and download=False")
-    y_train = _labels(arrays[TRAIN_LABELS], sources[TRAIN_LABELS])
-    y_test = _labels(arrays[TEST_LABELS], sources[TEST_LABELS])
-    x_train = _images(arrays[TRAIN_IMAGES], sources[TRAIN_IMAGES], y_train, sources[TRAIN_LABELS])
-    x_test = _images(arrays[TEST_IMAGES], sources[TEST_IMAGES], y_test, sources[TEST_LABELS])
+            arrays[name], sources[name] = download_idx(
+                name, directory, mirrors, checksums.get(name), _offline_hint(directory)
+            )
+    data = {}
+    for part in wanted:
+        images, labels = PARTS[part]
+        y = _labels(arrays[labels], sources[labels])
+        data[part] = _images(arrays[images], sources[images], y, sources[labels]), y
+    _check_consistent(data, sources)
     if normalize:
-        for x in (x_train, x_test):
+        for x, _ in data.values():
             x -= MEAN
             x /= STD
-    return MNIST(x_train, y_train, x_test, y_test)
+    shape = next(iter(data.values()))[0].shape[1:]  # (1, H, W)
+    empty = np.zeros((0, *shape), np.float32), np.zeros(0, np.int64)
+    return MNIST(*data.get("train", empty), *data.get("test", empty))
+
+
+def read_class_names(data_dir: str | os.PathLike[str]) -> list[str] | None:
+    """Return the class names in ``data_dir/classes.txt``, one a line, or None without the file.
+
+    Blank lines are ignored and names stripped of surrounding spaces; class ``k`` is the
+    ``k``-th name. Raises ``DataError`` naming the file if it is unreadable, too large (1 MB),
+    or names a class twice; check it against the labels with ``check_class_names``.
+    """
+    path = Path(data_dir) / CLASS_NAMES
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_CLASS_NAMES_BYTES:
+        raise DataError(f"{path}: larger than {MAX_CLASS_NAMES_BYTES} bytes; one name a line")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the class names ({error})") from error
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: class names given twice: {', '.join(repeated)}")
+    return names
+
+
+def check_class_names(names: Sequence[str], labels: np.ndarray, source: str) -> None:
+    """Raise ``DataError`` unless ``names`` name exactly the classes 0..K-1 of ``labels``.
+
+    K is the largest label plus one; pass the training labels (a test set may lack a class).
+    ``source`` (the file the names came from) is named in the message.
+    """
+    classes = int(labels.max()) + 1 if labels.size else 0
+    if len(names) != classes:
+        raise DataError(
+            f"{source}: names {len(names)} classes, but the labels are 0..{classes - 1} "
+            f"({classes} classes); give one name a line, in label order"
+        )
 
 
 def default_cache_dir() -> Path:
@@ -141,88 +210,74 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _load_file(path: Path, sha256: str | None) -> np.ndarray:
-    """Read the IDX file at ``path``, checking its decompressed content against ``sha256``."""
+def _load_file(path: Path, sha256: str | None, *, mine: bool = False) -> np.ndarray:
+    """Read the IDX file at ``path``, checking its decompressed content against ``sha256``.
+
+    ``mine``: the file is in the caller's own folder, which must hold MNIST's files for a
+    missing one to be downloaded beside them.
+    """
     content = read_idx_bytes(path)
     digest = hashlib.sha256(content).hexdigest()
     if sha256 is not None and digest != sha256:
+        advice = (
+            f"nanocnn downloads MNIST's missing files only beside MNIST's own: put all four "
+            f"files of your data set ({', '.join(FILES)}) in {path.parent}"
+            if mine
+            else "the file is corrupt or not the MNIST file of that name "
+            "(delete it to download again)"
+        )
         raise DataError(
-            f"{path}: SHA-256 of the decompressed content is {digest}, expected {sha256}; "
-            "the file is corrupt or not the MNIST file of that name (delete it to download again)"
+            f"{path}: SHA-256 of the decompressed content is {digest}, expected {sha256}; {advice}"
         )
     return parse_idx(content, name=str(path))
 
 
-def _download(
-    name: str, directory: Path, mirrors: Sequence[str], sha256: str | None
-) -> tuple[np.ndarray, str]:
-    """Download ``name`` from the first mirror that serves it intact and save it in ``directory``.
-
-    Returns its array and the URL it came from.
-    """
-    failures = []
-    for mirror in mirrors:
-        url = (mirror if mirror.endswith("/") else f"{mirror}/") + f"{name}.gz"
-        try:
-            blob = _fetch(url)
-            content = decode_idx_bytes(blob, name=url)
-        except (OSError, http.client.HTTPException, ValueError) as error:  # DataError included
-            failures.append(f"{url}: {error}")
-            continue
-        digest = hashlib.sha256(content).hexdigest()
-        if sha256 is not None and digest != sha256:
-            failures.append(f"{url}: SHA-256 of the content is {digest}, expected {sha256}")
-            continue
-        suffix = ".gz" if blob.startswith(GZIP_MAGIC) else ""
-        _write_atomically(directory / f"{name}{suffix}", blob)
-        return parse_idx(content, name=url), url
-    tried = "".join(f"\n  {failure}" for failure in failures) or " no mirrors given"
-    raise DataError(f"could not download MNIST file {name} into {directory}; tried:{tried}")
-
-
-def _fetch(url: str) -> bytes:
-    """Return the body at ``url``, refusing one larger than ``MAX_DOWNLOAD_BYTES``."""
-    body = bytearray()
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-        while chunk := response.read(1 << 20):
-            body += chunk
-            if len(body) > MAX_DOWNLOAD_BYTES:
-                raise DataError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes")
-    return bytes(body)
-
-
-def _write_atomically(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(blob)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _offline_hint(directory: Path) -> str:
+    """How to get MNIST-format files without a network, for a failed download's message."""
+    files = ", ".join(FILES)
+    return (
+        f"Put the four files ({files}; .gz or not) in a folder and pass it with "
+        f"--data-dir FOLDER (data_dir= in Python), or copy them into {directory}"
+    )
 
 
 def _labels(labels: np.ndarray, source: str) -> np.ndarray:
-    """Check (N,) uint8 labels in 0..9; return them as (N,) int64."""
+    """Check (N,) uint8 labels; return them as (N,) int64."""
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(f"{source}: expected (N,) uint8 labels, got {labels.shape} {labels.dtype}")
-    if labels.size and labels.max() > 9:
-        raise DataError(f"{source}: labels must be digits 0..9, found {labels.max()}")
     return labels.astype(np.int64)
 
 
 def _images(images: np.ndarray, source: str, labels: np.ndarray, labels_source: str) -> np.ndarray:
-    """Check (N, 28, 28) uint8 images, one per label; return (N, 1, 28, 28) float32 in [0, 1]."""
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+    """Check (N, H, W) uint8 images, one per label; return (N, 1, H, W) float32 in [0, 1]."""
+    if images.dtype != np.uint8 or images.ndim != 3 or 0 in images.shape[1:]:
         raise DataError(
-            f"{source}: expected (N, 28, 28) uint8 images, got {images.shape} {images.dtype}"
+            f"{source}: expected (N, H, W) uint8 images, got {images.shape} {images.dtype}"
         )
     if len(images) != len(labels):
         raise DataError(
             f"{source}: {len(images)} images, but {labels_source} has {len(labels)} labels"
         )
-    x = images.reshape(-1, 1, 28, 28).astype(np.float32)  # (N, 28, 28) -> (N, 1, 28, 28)
+    x = images[:, None].astype(np.float32)  # (N, H, W) -> (N, 1, H, W)
     x /= np.float32(255)
     return x
+
+
+def _check_consistent(
+    data: Mapping[str, tuple[np.ndarray, np.ndarray]], sources: Mapping[str, str]
+) -> None:
+    """Raise ``DataError`` if train and test images differ in size, or test has a new class."""
+    if len(data) < 2:
+        return
+    (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
+    if x_train.shape[2:] != x_test.shape[2:]:
+        raise DataError(
+            f"{sources[TEST_IMAGES]}: images are {x_test.shape[2]}×{x_test.shape[3]}, but those "
+            f"of {sources[TRAIN_IMAGES]} are {x_train.shape[2]}×{x_train.shape[3]}"
+        )
+    classes = int(y_train.max()) + 1 if y_train.size else 0
+    if y_test.size and y_test.max() >= classes:
+        raise DataError(
+            f"{sources[TEST_LABELS]}: label {y_test.max()} is not a class of the training "
+            f"labels in {sources[TRAIN_LABELS]} (0..{classes - 1})"
+        )

@@ -45,9 +45,9 @@ def app_url() -> Iterator[str]:
     """The URL of the app serving the bundled model in a background thread, closed at the end
     of the session."""
     pytest.importorskip("gradio")
+    from nanocnn import load
     from nanocnn.app import launch
     from nanocnn.cli.app import BUNDLED_MODEL
-    from nanocnn.model import load
 
     port = free_port()
     demo = launch(load(BUNDLED_MODEL), port=port, block=False)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import nanocnn as nc
 from nanocnn.serialization import HEADER, load_arrays, save_arrays
-from nanocnn.training import Trainer, TrainingCheckpoint
+from nanocnn.training import Trainer
 
 FUZZ = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -367,16 +367,16 @@ def test_a_compressed_bomb_is_refused_before_it_is_inflated(tmp_path: Path, vali
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Saved:
     """The checkpoint of a small model trained one epoch."""
     path = tmp_path_factory.mktemp("checkpoint") / "checkpoint.npz"
-    run = checkpoint_trainer([TrainingCheckpoint(path)])
+    run = checkpoint_trainer(checkpoint=path)
     x = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
     run.fit(x, np.arange(16) % 3, epochs=1)
     return Saved(path.read_bytes(), *load_arrays(path))
 
 
-def checkpoint_trainer(callbacks=()) -> Trainer:
+def checkpoint_trainer(checkpoint: Path | None = None) -> Trainer:
     model = small_model()
     return Trainer(
-        model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters()), callbacks=callbacks,
+        model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters()), checkpoint=checkpoint,
         progress="off", batch_size=8,
     )  # fmt: skip
 

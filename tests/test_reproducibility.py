@@ -18,9 +18,10 @@ import pytest
 
 import nanocnn as nc
 from nanocnn import augment
-from nanocnn.jobs.common import CHECKPOINT_FILE, MODEL_FILE, TrainOptions, train_model
 from nanocnn.serialization import load_arrays
-from nanocnn.training import Callback, CosineLR, Trainer, TrainingCheckpoint
+from nanocnn.training import Callback, CosineLR, Trainer
+from nanocnn.training.job import TrainOptions, make_trainer, run_training
+from nanocnn.training.run_folder import RunFolder
 
 
 def digits_like(n: int = 192, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -39,12 +40,13 @@ def dropout_cnn(seed: int = 0) -> nc.Sequential:
     )  # fmt: skip
 
 
-def train(seed: int, callbacks=()) -> Trainer:
+def train(seed: int, callbacks=(), checkpoint: Path | None = None) -> Trainer:
     x, y = digits_like()
     model = dropout_cnn(seed)
     trainer = Trainer(
         model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters(), lr=3e-3), batch_size=32,
         seed=seed, augment=augment.digits(), progress="off", callbacks=[CosineLR(), *callbacks],
+        checkpoint=checkpoint,
     )  # fmt: skip
     trainer.fit(x, y, epochs=2, validation_split=0.25)
     return trainer
@@ -144,7 +146,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(
 
     # 144 training images in batches of 32: 5 batches an epoch, the last one short.
     with pytest.raises(nc.NonFiniteLossError, match=message):
-        train(seed=0, callbacks=[Sabotage(2, batch, what), Remember(), TrainingCheckpoint(path)])
+        train(seed=0, callbacks=[Sabotage(2, batch, what), Remember()], checkpoint=path)
     arrays, header = load_arrays(path)
     assert header["epoch"] == 1 and len(saved) == 1
     for name, value in saved[0].items():
@@ -162,17 +164,17 @@ def test_the_run_folder_says_where_the_last_good_state_is(tmp_path: Path) -> Non
         calls += 1
         return batch * np.float32(3e38) if calls == 5 else batch  # epoch 2, batch 2
 
-    out = tmp_path / "run"
-    options = TrainOptions(model="test", seed=0, out=out, val_split=0.25, progress="off")
+    run = RunFolder(tmp_path / "run")
+    options = TrainOptions(model="test", seed=0, out=run.path, progress="off")
+    recorded = {"epochs": 3, "lr": 1e-3, "batch_size": 24}
+    trainer = make_trainer(dropout_cnn(), nc.SoftmaxCrossEntropy(), options, run, recorded,
+                           augment=poisoned)  # fmt: skip
     with pytest.raises(nc.NonFiniteLossError) as caught:
-        train_model(
-            dropout_cnn(), nc.SoftmaxCrossEntropy(), x, y, options, out,
-            epochs=3, lr=1e-3, batch_size=24, augment=poisoned,
-        )  # fmt: skip
+        run_training(trainer, run, options, (x, y), epochs=3, val_split=0.25)
     assert "training stopped at epoch 2, batch 2 " in str(caught.value)
-    assert str(caught.value).endswith(f"the state after epoch 1 is kept in {out / CHECKPOINT_FILE}")
-    assert load_arrays(out / CHECKPOINT_FILE)[1]["epoch"] == 1
-    assert np.isfinite(nc.load(out / MODEL_FILE)[0].params["weight"]).all()
+    assert str(caught.value).endswith(f"the state after epoch 1 is kept in {run.checkpoint_file}")
+    assert load_arrays(run.checkpoint_file)[1]["epoch"] == 1
+    assert np.isfinite(nc.load(run.model_file)[0].params["weight"]).all()
 
 
 def start_training(out: Path, *arguments: str) -> subprocess.Popen:
@@ -195,16 +197,16 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     process = start_training(out, "--limit", "1200", "--epochs", "20")
-    wait_for((out / CHECKPOINT_FILE).exists, process)
+    wait_for((out / "checkpoint.npz").exists, process)
     time.sleep(0.3)  # inside a later epoch
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    epoch = load_arrays(out / CHECKPOINT_FILE)[1]["epoch"]  # a whole, readable checkpoint
+    epoch = load_arrays(out / "checkpoint.npz")[1]["epoch"]  # a whole, readable checkpoint
     command = f"nanocnn train --resume --out {out} --model lenet --epochs 20 --limit 1200"
     assert stderr.strip() == (
-        f"interrupted: the state after epoch {epoch} is saved in {out / CHECKPOINT_FILE}; "
+        f"interrupted: the state after epoch {epoch} is saved in {out / 'checkpoint.npz'}; "
         f"continue with: {command}"
     )
     assert f"epoch {epoch}/20" in stdout
@@ -226,4 +228,4 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.strip() == "interrupted before the first epoch ended: nothing saved"
-    assert not (out / CHECKPOINT_FILE).exists()
+    assert not (out / "checkpoint.npz").exists()

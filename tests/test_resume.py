@@ -21,8 +21,9 @@ import numpy as np
 from test_reproducibility import digits_like, dropout_cnn, start_training, wait_for
 
 import nanocnn as nc
-from nanocnn.jobs.common import CHECKPOINT_FILE, MODEL_FILE, TrainOptions, train_model
 from nanocnn.serialization import load_arrays, save_arrays
+from nanocnn.training.job import TrainOptions, make_trainer, run_training
+from nanocnn.training.run_folder import RunFolder
 
 EPOCHS, LIMIT = 3, "1000"
 
@@ -47,7 +48,7 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 
 def run_job(out: Path, epochs: int, resume: bool = False, stop_at_call: int = 0) -> nc.Trainer:
-    """``train_model`` with a plateau schedule and early stopping on small data; a
+    """``run_training`` with a plateau schedule and early stopping on small data; a
     KeyboardInterrupt (Ctrl-C) at augmentation call ``stop_at_call``, if given."""
     x, y = digits_like(120)
     calls = 0
@@ -63,17 +64,19 @@ def run_job(out: Path, epochs: int, resume: bool = False, stop_at_call: int = 0)
         schedule="plateau", patience=3, seed=5, out=out, resume=resume, val_split=0.2,
         progress="off",
     )  # fmt: skip
-    return train_model(
-        dropout_cnn(), nc.SoftmaxCrossEntropy(), x, y, options, out,
-        epochs=epochs, lr=0.05, batch_size=32, augment=augment,
-    )  # fmt: skip
+    run = RunFolder(out)
+    recorded = {"epochs": epochs, "lr": 0.05, "batch_size": 32}
+    trainer = make_trainer(dropout_cnn(), nc.SoftmaxCrossEntropy(), options, run, recorded,
+                           augment=augment)  # fmt: skip
+    run_training(trainer, run, options, (x, y), epochs, val_split=0.2)
+    return trainer
 
 
 def test_the_checkpoint_holds_the_callbacks_state_after_the_epoch(tmp_path: Path) -> None:
     """The training checkpoint is saved last, after the schedule and early stopping updated
     their counters: otherwise a resumed run would replay them from a stale state."""
     trainer = run_job(tmp_path, epochs=3)
-    arrays, header = load_arrays(tmp_path / CHECKPOINT_FILE)
+    arrays, header = load_arrays(tmp_path / "checkpoint.npz")
     for index, callback in enumerate(trainer.callbacks):
         plain = {k: v for k, v in callback.state_dict().items() if not isinstance(v, np.ndarray)}
         assert header["callbacks"][index] == plain, type(callback).__name__
@@ -89,10 +92,10 @@ def test_ctrl_c_then_resume_matches_an_uninterrupted_run(tmp_path: Path, capsys)
     with contextlib.suppress(KeyboardInterrupt):
         run_job(interrupted, epochs=6, stop_at_call=2 * 3 + 2)
     assert "the state after epoch 2 is saved" in capsys.readouterr().err
-    assert load_arrays(interrupted / CHECKPOINT_FILE)[1]["epoch"] == 2
+    assert load_arrays(interrupted / "checkpoint.npz")[1]["epoch"] == 2
     resumed = run_job(interrupted, epochs=6, resume=True)
     assert "resuming" in capsys.readouterr().out
-    assert_same_run(tmp_path / "straight" / CHECKPOINT_FILE, interrupted / CHECKPOINT_FILE)
+    assert_same_run(tmp_path / "straight" / "checkpoint.npz", interrupted / "checkpoint.npz")
     assert_same_arrays(straight.model.state_dict(), resumed.model.state_dict())
     assert straight.optimizer.lr == resumed.optimizer.lr < 0.05  # the plateau did cut it
     assert len(straight.history) == len(resumed.history) < 6  # and early stopping stopped both
@@ -146,12 +149,12 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) ->
     arguments = ("--limit", LIMIT, "--epochs", str(EPOCHS), "--seed", "1")
     reference = start_training(straight, *arguments)  # alongside, on the other core
     victim = start_training(killed, *arguments)
-    wait_for((killed / CHECKPOINT_FILE).exists, victim)
-    header = load_arrays(killed / CHECKPOINT_FILE)[1]
+    wait_for((killed / "checkpoint.npz").exists, victim)
+    header = load_arrays(killed / "checkpoint.npz")[1]
     time.sleep(header["history"][0]["seconds"] / 4)  # a quarter into epoch 2, as long as 1
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
-    killed_at = load_arrays(killed / CHECKPOINT_FILE)[1]["epoch"]
+    killed_at = load_arrays(killed / "checkpoint.npz")[1]["epoch"]
     assert killed_at < EPOCHS and not (killed / "history.json").exists()
 
     resumed = start_training(killed, *arguments, "--resume")
@@ -161,14 +164,14 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(tmp_path: Path) ->
     out, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err
 
-    assert_same_run(straight / CHECKPOINT_FILE, killed / CHECKPOINT_FILE)
-    assert_same_arrays(nc.load(straight / MODEL_FILE).state_dict(),
-                       nc.load(killed / MODEL_FILE).state_dict())  # fmt: skip
+    assert_same_run(straight / "checkpoint.npz", killed / "checkpoint.npz")
+    assert_same_arrays(nc.load(straight / "model.npz").state_dict(),
+                       nc.load(killed / "model.npz").state_dict())  # fmt: skip
     history = [json.loads((run / "history.json").read_text()) for run in (straight, killed)]
     assert without_seconds(history[0]) == without_seconds(history[1])
     assert len(history[0]) == EPOCHS
     metrics = [json.loads((run / "metrics.json").read_text()) for run in (straight, killed)]
     assert metrics[0]["accuracy"] == metrics[1]["accuracy"]
     print(f"killed in epoch {killed_at + 1} of {EPOCHS}; resumed run identical: "
-          f"{len(load_arrays(killed / CHECKPOINT_FILE)[0])} arrays, "
+          f"{len(load_arrays(killed / 'checkpoint.npz')[0])} arrays, "
           f"test accuracy {metrics[1]['accuracy']:.4f}")  # fmt: skip

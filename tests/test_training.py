@@ -19,7 +19,7 @@ from nanocnn.training import (
     StepLR,
     Trainer,
     fit,
-    split,
+    split_indices,
 )
 
 
@@ -67,13 +67,13 @@ def test_progress_lines_are_one_per_epoch(capsys):
 
 
 def test_validation_split_is_deterministic_and_disjoint():
-    x, y = blobs(100)
-    (xa, _), (xv, _) = split(x, y, 0.2, seed=3)
-    (xa2, _), (xv2, _) = split(x, y, 0.2, seed=3)
-    assert len(xv) == 20 and len(xa) == 80
-    np.testing.assert_array_equal(xv, xv2)
-    np.testing.assert_array_equal(xa, xa2)
-    assert not set(map(bytes, xa)) & set(map(bytes, xv))
+    x, _ = blobs(100)
+    kept, held = split_indices(len(x), 0.2, seed=3)
+    kept2, held2 = split_indices(len(x), 0.2, seed=3)
+    assert len(held) == 20 and len(kept) == 80
+    np.testing.assert_array_equal(held, held2)
+    np.testing.assert_array_equal(kept, kept2)
+    assert not set(map(bytes, x[kept])) & set(map(bytes, x[held]))
 
 
 def test_fit_trains_on_the_callers_array_without_copying_it():
@@ -130,7 +130,8 @@ def test_regression_reports_mae_in_original_units():
         model, nc.MSELoss(), nc.Adam(model.parameters(), lr=0.05), progress="off", target_scale=10.0
     )
     history = run.fit(x, y, epochs=30, validation_split=0.2)
-    _, (x_val, y_val) = split(x, y, 0.2, seed=0)
+    _, held = split_indices(len(x), 0.2, seed=0)
+    x_val, y_val = x[held], y[held]
     unscaled = np.mean(np.abs(model.predict(x_val)[:, 0] - y_val))
     assert history["val_mae"][-1] == pytest.approx(10 * unscaled, rel=1e-5)
     assert unscaled < 0.05
@@ -167,10 +168,22 @@ def test_early_stopping_inside_fit(capsys):
     assert "early stopping" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("callback", [EarlyStopping("val_loss"), ModelCheckpoint("m.npz")])
+def test_monitoring_validation_without_validation_data_fails_at_once(callback):
+    """Before the first epoch, not with a KeyError after it."""
+    x, y = blobs(32)
+    run = trainer(small_model(), callbacks=[callback])
+    with pytest.raises(ValueError, match="monitors a validation figure"):
+        run.fit(x, y, epochs=1)
+    assert run.epoch == 0 and len(run.history) == 0
+
+
 def test_monitoring_a_missing_figure_says_why():
     x, y = blobs(32)
-    with pytest.raises(KeyError, match="validation data"):
-        trainer(small_model(), callbacks=[EarlyStopping("val_loss")]).fit(x, y, epochs=1)
+    with pytest.raises(KeyError, match="the logs have"):
+        trainer(small_model(), callbacks=[EarlyStopping("val_f1")]).fit(
+            x, y, epochs=1, validation_split=0.25
+        )
 
 
 def test_cosine_schedule_anneals_per_batch():
@@ -242,3 +255,41 @@ def test_history_files(tmp_path):
     history.to_csv(tmp_path / "h.csv")
     assert json.loads((tmp_path / "h.json").read_text())[1]["epoch"] == 2
     assert (tmp_path / "h.csv").read_text().splitlines()[0].startswith("epoch,loss,accuracy")
+
+
+def test_a_last_batch_of_one_is_dropped_so_batchnorm_trains():
+    """321 samples, 64 held out: 257 to train in batches of 64 leaves one sample, which
+    BatchNorm1D cannot normalise. By default that batch is dropped; ``drop_last=True`` drops
+    any short batch, ``False`` none."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((321, 6)).astype(np.float32), rng.integers(0, 3, 321)
+    model = nc.Sequential(
+        nc.Dense(6, 8, rng=0), nc.BatchNorm1D(8), nc.ReLU(), nc.Dense(8, 3, rng=1)
+    )
+    run = trainer(model, batch_size=64)
+    run.fit(x, y, epochs=2, validation_split=0.2)
+    assert run.step == 2 * 4
+    assert trainer(small_model(), batch_size=64, drop_last=True)._batch_starts(257) == range(
+        0, 256, 64
+    )
+    assert len(trainer(small_model(), batch_size=64, drop_last=False)._batch_starts(257)) == 5
+
+
+def test_the_seed_reaches_dropout_built_without_its_own_generator():
+    """Two runs with the same seed give the same weights even when the Dropout layer drew its
+    generator from fresh entropy: the trainer seeds every random layer."""
+    x, y = blobs(64)
+
+    def run() -> dict[str, np.ndarray]:
+        model = nc.Sequential(
+            nc.Dense(4, 16, rng=0), nc.ReLU(), nc.Dropout(0.5), nc.Dense(16, 3, rng=1)
+        )
+        nc.training.fit(
+            model, nc.SoftmaxCrossEntropy(), nc.Adam(model.parameters()), x, y, epochs=2,
+            batch_size=16, seed=7, progress="off",
+        )  # fmt: skip
+        return model.state_dict()
+
+    first, second = run(), run()
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])

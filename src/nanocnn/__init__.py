@@ -29,8 +29,9 @@ from nanocnn.layers import (
     Tanh,
 )
 from nanocnn.losses import HuberLoss, L1Loss, Loss, MSELoss, SoftmaxCrossEntropy
-from nanocnn.model import Sequential, load
+from nanocnn.model import Sequential
 from nanocnn.optim import SGD, Adam, AdamW, Optimizer
+from nanocnn.persistence import load_model as load
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,6 @@ alone rebuilds the model: ``model.save(path)`` and ``nanocnn.load(path)``.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from nanocnn.errors import ModelFileError
 from nanocnn.layers import LAYER_TYPES, Layer, MaxPool2D, ReLU
-from nanocnn.serialization import load_arrays, save_arrays
 
-MODEL_FORMAT = "nanocnn-model"
-MODEL_VERSION = 1
 INFERENCE_CHUNK = 64  # samples per piece of a large inference batch
 
 
@@ -209,46 +204,15 @@ class Sequential:
         return "\n".join(lines)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write weights, buffers, architecture and ``metadata`` to ``path`` atomically.
-        The file alone rebuilds the model with :func:`nanocnn.load`."""
-        header = {
-            "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
-            "layers": self.config(),
-            "metadata": self.metadata,
-        }
-        return save_arrays(path, self.state_dict(), header)
+        """Write weights, buffers, architecture and ``metadata`` to ``path`` atomically; the
+        file alone rebuilds the model with :func:`nanocnn.load` (see :mod:`nanocnn.persistence`)."""
+        from nanocnn.persistence import save_model  # persistence builds models: import late
+
+        return save_model(self, path)
 
     def __repr__(self) -> str:
         body = "".join(f"\n  ({index}): {layer!r}" for index, layer in enumerate(self.layers))
         return f"Sequential({body}\n)"
-
-
-def load(path: str | os.PathLike) -> Sequential:
-    """Rebuild the model saved at ``path`` by :meth:`Sequential.save`.
-
-    The model's ``metadata`` attribute holds the metadata saved with it. Raises
-    ``ModelFileError`` naming the file and the problem for anything that is not such a file.
-    """
-    arrays, header = load_arrays(path)
-    if header.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{path}: not a nanocnn model file (format {header.get('format')!r})")
-    if header.get("version") != MODEL_VERSION:
-        raise ModelFileError(f"{path}: unsupported model file version {header.get('version')!r}")
-    layers = header.get("layers")
-    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
-        raise ModelFileError(f"{path}: the architecture is not a list of layers")
-    _check_sizes(path, layers, arrays)
-    dtype = _weights_dtype(path, arrays)
-    try:
-        model = Sequential.from_config(layers)
-        model.astype(dtype)
-        model.load_state_dict(arrays)
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: {error}") from error
-    metadata = header.get("metadata")
-    model.metadata = metadata if isinstance(metadata, dict) else {}
-    return model
 
 
 def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:
@@ -273,54 +237,3 @@ def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.n
     if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
-
-
-SIZE_ARGS = ("in_channels", "out_channels", "in_features", "out_features", "num_features")
-WINDOW_ARGS = ("kernel_size", "stride", "padding")
-LOADER_ARGS = ("rng", "dtype")  # chosen by the loader, never by a file
-# An architecture may declare at most this many times the weights its file holds: enough for
-# a file that lacks a tensor to reach load_state_dict's precise message, small enough that
-# the memory a file can claim stays proportional to its size.
-SIZE_MARGIN = 2
-
-
-def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
-    """Refuse, before building anything, an architecture whose layers together declare far
-    more weights than the file's arrays hold (``SIZE_MARGIN``), whose sizes are not plain
-    integers, or whose padding is wider than its kernel: a small hostile file must not make
-    the loader, or a later ``predict``, allocate gigabytes."""
-    budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
-    declared = 0
-    for index, spec in enumerate(layers):
-        where = f"{path}: layer {index} ({spec.get('type')})"
-        if forbidden := [key for key in LOADER_ARGS if key in spec]:
-            raise ModelFileError(f"{where} sets {forbidden}, which a model file may not")
-        sizes = {key: [spec[key]] for key in SIZE_ARGS if key in spec}
-        pairs = {
-            key: value if isinstance(value, list) else [value, value]
-            for key in WINDOW_ARGS
-            if key in spec and (value := spec[key]) not in ("same", "valid")
-        }
-        bad = [
-            key
-            for key, numbers in {**sizes, **pairs}.items()
-            if not all(type(number) is int and number >= 0 for number in numbers)
-        ]
-        if bad:
-            raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
-        kernel = pairs.get("kernel_size", [1, 1])
-        if any(pad > size for pad, size in zip(pairs.get("padding", []), kernel, strict=False)):
-            raise ModelFileError(f"{where}: padding {spec['padding']} is wider than the kernel")
-        if sizes:
-            declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
-        if declared > budget:
-            raise ModelFileError(f"{where} is larger than the weights the file holds")
-
-
-def _weights_dtype(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> np.dtype:
-    """The one floating-point dtype of a model file's arrays (float32 if it has none)."""
-    dtypes = {array.dtype.newbyteorder("=") for array in arrays.values()}
-    if len(dtypes) > 1 or any(dtype.kind != "f" for dtype in dtypes):
-        found = ", ".join(sorted(str(dtype) for dtype in dtypes))
-        raise ModelFileError(f"{path}: weights must be of one floating-point dtype, not {found}")
-    return dtypes.pop() if dtypes else np.dtype(np.float32)

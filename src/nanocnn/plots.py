@@ -185,8 +185,10 @@ def plot_misclassified(
     path: str | Path,
     max_images: int = 36,
     probabilities: ArrayLike | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
-    """A grid of the first ``max_images`` misclassified images, titled "true 7 / pred 1".
+    """A grid of the first ``max_images`` misclassified images, titled "true 7 / pred 1"
+    (with ``class_names``, the names of the classes instead of their numbers).
 
     ``images`` is (N, H, W), (N, 1, H, W) or (N, 3, H, W); each is rescaled to its own range.
     ``probabilities`` adds the confidence of the prediction to each title: either (N,), the
@@ -224,8 +226,12 @@ def plot_misclassified(
         return _save(fig, path)
 
     shown = wrong[:max_images]
+
+    def name(k: int) -> str:
+        return str(k) if class_names is None else class_names[k]
+
     titles = [
-        f"true {y_true[i]} / pred {y_pred[i]}"
+        f"true {name(y_true[i])} / pred {name(y_pred[i])}"
         + ("" if confidence is None else f" ({confidence[i]:.2f})")
         for i in shown
     ]

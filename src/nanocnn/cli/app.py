@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from nanocnn.app import launch
-    from nanocnn.cli.arguments import load_task_model
+    from nanocnn.cli.arguments import load_with_task
 
-    launch(load_task_model(args.model, "digits"), host=args.host, port=args.port)
+    model, task = load_with_task(args.model)
+    launch(model, task, host=args.host, port=args.port)
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nanocnn.errors import ModelFileError
-from nanocnn.model import Sequential, load
+from nanocnn.model import Sequential
+from nanocnn.persistence import load_model
+from nanocnn.tasks import Task, task_of
 
 
 def positive_int(text: str) -> int:
@@ -23,10 +24,7 @@ def positive_float(text: str) -> float:
     return value
 
 
-def load_task_model(path: Path, task: str) -> Sequential:
-    """Load a model file and check that it was trained for ``task``."""
-    model = load(path)
-    found = model.metadata.get("task")
-    if found != task:
-        raise ModelFileError(f"{path}: this is a model for task {found!r}, not {task!r}")
-    return model
+def load_with_task(path: Path) -> tuple[Sequential, Task]:
+    """Load a model file and the task it was trained for."""
+    model = load_model(path)
+    return model, task_of(model, path)

@@ -1,4 +1,4 @@
-"""``nanocnn evaluate``: the test-set report of a saved digits model."""
+"""``nanocnn evaluate``: the test-set report of a saved model, on the test set of its task."""
 
 from __future__ import annotations
 
@@ -10,21 +10,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate",
         help="test-set report of a saved model",
-        description="Accuracy, per-class precision/recall/F1 and the confusion matrix on "
-        "the MNIST test set.",
+        description="The model's test report on the test set of its task: for classifiers "
+        "accuracy, per-class precision/recall/F1 and the confusion matrix with the class "
+        "names; for the age task MAE, RMSE and R². The test images are the ones its "
+        "training run tested on.",
     )
     parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
-    parser.add_argument("--data-dir", type=Path, help="MNIST files (default: the bundled copy)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the data the model was trained on (digits: the IDX files, default the bundled "
+        "MNIST; images: the picture folder; age: the UTKFace folder)",
+    )
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn import metrics
-    from nanocnn.cli.arguments import load_task_model
-    from nanocnn.datasets import load_mnist
-    from nanocnn.jobs.digits import evaluate_digits
+    from nanocnn.cli.arguments import load_with_task
 
-    model = load_task_model(args.model_file, "digits")
-    data = load_mnist(args.data_dir)
-    print(metrics.format_classification_report(evaluate_digits(model, data.x_test, data.y_test)))
+    model, task = load_with_task(args.model_file)
+    print(task.format_report(task.evaluate(model, task.test_data(model, args.data_dir))))
     return 0

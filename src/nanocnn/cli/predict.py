@@ -1,23 +1,25 @@
-"""``nanocnn predict``: classify digit images, or tell the age of faces, with a saved model.
+"""``nanocnn predict``: what a saved model says of each image, in its task's words.
 
-The model file knows its task (``metadata["task"]``): a digits model prints each image's class
-and probabilities, an age model each face's age in years.
+A classifier names the likeliest classes (``photo.jpg: dog (0.930), cat (0.050), ...``), an
+age model the age in years. Each image gets its line; one that cannot be read gets an error
+line on stderr instead, and the exit status is 2 at the end if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "predict",
-        help="classify digit images or tell the age of faces (PNG, JPG...)",
-        description="Digits models: each image is turned into a 28x28 MNIST-style digit "
-        "(grayscale, light ink on dark, cropped, scaled to 20x20, centred by mass) and "
-        "classified. Age models: each face is read as RGB, resized to the model's image size "
-        "and its age predicted in years.",
+        help="what a model says of each image (PNG, JPG...)",
+        description="Each image is prepared as the model's task prepares its data (digits: "
+        "grayscale, light ink on dark, cropped, scaled to 20x20, centred by mass in 28x28; "
+        "pictures: cropped to a square, resized and normalised; faces: RGB, resized) and "
+        "given to the model.",
     )
     parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
@@ -25,22 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.errors import ModelFileError
-    from nanocnn.jobs.age import predict_age
-    from nanocnn.jobs.digits import classify_digits
-    from nanocnn.model import load
+    from nanocnn.cli.arguments import load_with_task
+    from nanocnn.errors import DataError
 
-    model = load(args.model_file)
-    task = model.metadata.get("task")
-    if task == "digits":
-        probabilities = classify_digits(model, args.images)  # (N, 10)
-        for path, p in zip(args.images, probabilities, strict=True):
-            top = p.argsort()[::-1][:3]
-            others = ", ".join(f"{k}: {p[k]:.3f}" for k in top[1:])
-            print(f"{path}: {top[0]} (probability {p[top[0]]:.3f}; then {others})")
-    elif task == "age":
-        for path, age in zip(args.images, predict_age(model, args.images), strict=True):
-            print(f"{path}: age {age:.1f} years")
-    else:
-        raise ModelFileError(f"{args.model_file}: a model for task {task!r}, not digits or age")
-    return 0
+    model, task = load_with_task(args.model_file)
+    failed = 0
+    for image in args.images:
+        try:
+            print(f"{image}: {task.predict_one(model, image)}", flush=True)
+        except DataError as error:
+            failed += 1
+            message = str(error)
+            named = message if message.startswith(str(image)) else f"{image}: {message}"
+            print(f"nanocnn predict: error: {named}", file=sys.stderr, flush=True)
+    return 2 if failed else 0

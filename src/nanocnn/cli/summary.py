@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+MAX_SIDE = 4096  # input shapes larger than this are not run through the model to show shapes
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("summary", help="layers, shapes and parameters of a model file")
@@ -13,17 +15,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.jobs.common import option_flag
-    from nanocnn.model import load
+    from nanocnn.persistence import load_model
+    from nanocnn.training.run_folder import option_flag
 
-    model = load(args.model_file)
+    model = load_model(args.model_file)
     input_shape = model.metadata.get("input_shape")
     shape_ok = (
         isinstance(input_shape, list)
         and 1 <= len(input_shape) <= 3
-        and all(isinstance(n, int) and 0 < n <= 4096 for n in input_shape)
+        and all(isinstance(n, int) and 0 < n <= MAX_SIDE for n in input_shape)
     )
-    print(model.summary(tuple(input_shape)) if shape_ok else model)
+    if shape_ok:
+        print(model.summary(tuple(input_shape)))
+    else:
+        print(model)
+        print(
+            "(no output shapes: the file does not say its input shape; set "
+            "model.metadata['input_shape'] = [C, H, W] before saving)"
+        )
     for key, value in model.metadata.items():
         if key == "training_options" and isinstance(value, dict):
             value = " ".join(option_flag(k, v) for k, v in value.items() if v is not None)

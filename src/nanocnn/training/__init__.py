@@ -4,11 +4,10 @@ from nanocnn.training.callbacks import (
     Callback,
     EarlyStopping,
     ModelCheckpoint,
-    TrainingCheckpoint,
 )
 from nanocnn.training.history import History
 from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
-from nanocnn.training.trainer import Trainer, fit, split
+from nanocnn.training.trainer import Trainer, fit, split_indices
 
 __all__ = [
     "Callback",
@@ -19,7 +18,6 @@ __all__ = [
     "ReduceLROnPlateau",
     "StepLR",
     "Trainer",
-    "TrainingCheckpoint",
     "fit",
-    "split",
+    "split_indices",
 ]

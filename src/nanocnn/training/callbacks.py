@@ -1,4 +1,4 @@
-"""Callbacks: code that runs at fixed points of training (early stopping, checkpoints).
+"""Callbacks: code that runs at fixed points of training (early stopping, the best model).
 
 A callback overrides any of the hooks below; each receives the :class:`Trainer`, whose
 ``model``, ``optimizer``, ``epoch``, ``step`` and ``history`` it may read, and whose
@@ -21,7 +21,10 @@ Mode = Literal["auto", "min", "max"]
 
 
 class Callback:
-    """Base class; every hook does nothing."""
+    """Base class; every hook does nothing. ``needs_validation``: the callback judges by a
+    validation figure, so ``fit`` refuses to start without validation data."""
+
+    needs_validation = False
 
     def on_train_begin(self, trainer: Trainer) -> None: ...
 
@@ -80,6 +83,7 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = True,
     ) -> None:
         self.tracker = Monitor(monitor, mode, min_delta)
+        self.needs_validation = monitor.startswith("val_")
         self.patience, self.restore_best_weights = patience, restore_best_weights
         self.wait, self.best_epoch = 0, 0
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -135,6 +139,7 @@ class ModelCheckpoint(Callback):
     ) -> None:
         self.path, self.save_best_only = Path(path), save_best_only
         self.tracker = Monitor(monitor, mode)
+        self.needs_validation = monitor.startswith("val_")
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         if self.tracker.improved(logs) or not self.save_best_only:
@@ -145,19 +150,3 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.tracker.best = state["best"]
-
-
-class TrainingCheckpoint(Callback):
-    """Save the whole training state (weights, optimizer, epoch, random generators, history,
-    callbacks) at the end of every epoch, so that ``Trainer.load_checkpoint`` can resume.
-
-    Put it last in the callbacks: it records the state the others reach after running their
-    own ``on_epoch_end`` (a plateau schedule's counter, early stopping's best). The file is
-    written atomically, so a crash leaves the previous epoch's checkpoint intact.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        trainer.save_checkpoint(self.path)

@@ -14,14 +14,26 @@ A loss that becomes NaN or infinite, or weights that do, stop training with a
 ``NonFiniteLossError`` naming the epoch and batch (and the learning rate, the usual cause),
 before anything non-finite reaches a checkpoint.
 
-Everything random (shuffling, augmentation, the validation split) comes from generators
-seeded by ``seed``; with the same seed on the same machine two runs give bit-identical
-weights, and a run resumed from a checkpoint ends exactly where an uninterrupted one does.
+Stored samples need not be the model's input: ``inputs`` converts each drawn batch (e.g.
+uint8 images to normalised floats), so a large data set stays small in memory; ``augment``
+then changes the training batches at random.
+
+Everything random (shuffling, augmentation, the validation split, every random layer such as
+``Dropout``) comes from generators seeded by ``seed``; with the same seed on the same machine
+two runs give bit-identical weights, and a run resumed from a checkpoint ends exactly where an
+uninterrupted one does.
+
+With ``checkpoint=path`` the trainer saves its whole state there at the end of every epoch,
+after the callbacks (so their state after the epoch is in it), atomically: a crash leaves the
+previous epoch's checkpoint whole. ``load_checkpoint`` restores it to resume.
+
+The last batch of an epoch is dropped when it holds a single sample (``drop_last=None``, the
+default): BatchNorm cannot normalise one sample, and one sample's step is mostly noise.
+``drop_last=True`` drops any incomplete last batch, ``False`` none.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -35,13 +47,13 @@ from nanocnn.errors import ModelFileError, NonFiniteLossError
 from nanocnn.losses import Loss, SoftmaxCrossEntropy
 from nanocnn.model import Sequential, as_input
 from nanocnn.optim import Optimizer
-from nanocnn.serialization import load_arrays, save_arrays
+from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-CHECKPOINT_FORMAT = "nanocnn-checkpoint"
+Inputs = Callable[[np.ndarray], np.ndarray]
 
 
 class Trainer:
@@ -57,17 +69,26 @@ class Trainer:
         callbacks: Iterable[Callback] = (),
         seed: int = 0,
         augment: Augment | None = None,
+        inputs: Inputs | None = None,
         progress: Style = "auto",
         target_scale: float = 1.0,
+        checkpoint: str | os.PathLike | None = None,
+        drop_last: bool | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
+        self.inputs = inputs
         self.callbacks = list(callbacks)
         self.progress = progress
         self.target_scale = target_scale
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.saved_epoch: int | None = None  # the epoch the checkpoint file holds
+        self.drop_last = drop_last
         self.rng = np.random.default_rng(seed)
+        for index, layer in enumerate(self.random_layers()):
+            layer.rng = np.random.default_rng([seed, 2, index])
         self.epoch = 0  # epochs completed
         self.step = 0  # batches completed
         self.total_steps = 0
@@ -82,6 +103,14 @@ class Trainer:
     def metric(self) -> str:
         """The figure logged beside the loss: accuracy, or MAE for regression."""
         return "accuracy" if self.classification else "mae"
+
+    def random_layers(self) -> list[Any]:
+        """The model's layers that draw random numbers (those with an ``rng`` generator)."""
+        return [
+            layer
+            for layer in self.model
+            if isinstance(getattr(layer, "rng", None), np.random.Generator)
+        ]
 
     def say(self, message: str) -> None:
         """Print a line unless progress output is off."""
@@ -98,16 +127,24 @@ class Trainer:
         validation_split: float = 0.0,
     ) -> History:
         """Train until ``epochs`` epochs are complete (counting those already done, so a
-        resumed trainer carries on) or a callback stops it. Returns the history."""
+        resumed trainer carries on) or a callback stops it. Returns the history.
+
+        Validation uses ``validation_data`` if given, else holds out ``validation_split`` of
+        the samples (chosen by ``seed``, the same on every run and resume), else none."""
         x, y = self.check_data(x, y)
         samples = np.arange(len(x))  # those trained on; batches are drawn from x, not copies
-        if validation_data is None and validation_split:
+        if validation_data is not None:
+            validation_data = self.check_data(*validation_data)
+        elif validation_split:
             samples, held = split_indices(len(x), validation_split, self.seed)
             validation_data = x[held], y[held]
-        elif validation_data is not None:
-            validation_data = self.check_data(*validation_data)
-        steps_per_epoch = math.ceil(len(samples) / self.batch_size)
-        self.total_steps = epochs * steps_per_epoch
+        for callback in self.callbacks:
+            if callback.needs_validation and validation_data is None:
+                raise ValueError(
+                    f"{type(callback).__name__} monitors a validation figure: pass "
+                    f"validation_data or validation_split"
+                )
+        self.total_steps = epochs * len(self._batch_starts(len(samples)))
         self.stop_training = False
         for callback in self.callbacks:
             callback.on_train_begin(self)
@@ -127,7 +164,8 @@ class Trainer:
         epochs: int,
         validation_data: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """One epoch on ``x[samples]``: train, validate, log, and run the callbacks."""
+        """One epoch on ``x[samples]``: train, validate, log, run the callbacks, save the
+        checkpoint."""
         for callback in self.callbacks:
             callback.on_epoch_begin(self)
         bar = Progress(self.epoch + 1, epochs, len(samples), self.progress)
@@ -144,6 +182,15 @@ class Trainer:
         bar.close(logs)
         for callback in self.callbacks:
             callback.on_epoch_end(self, logs)
+        if self.checkpoint is not None:
+            self.save_checkpoint(self.checkpoint)
+
+    def _batch_starts(self, count: int) -> range:
+        """Where each batch of an epoch of ``count`` samples begins (see ``drop_last``)."""
+        last = count % self.batch_size
+        drop = last == 1 if self.drop_last is None else bool(self.drop_last and last)
+        end = count - last if drop and count > last else count
+        return range(0, end, self.batch_size)
 
     def _train_epoch(
         self, x: np.ndarray, y: np.ndarray, samples: np.ndarray, bar: Progress
@@ -151,11 +198,12 @@ class Trainer:
         start = time.perf_counter()
         order = samples[self.rng.permutation(len(samples))]
         total_loss = total_metric = 0.0
-        for batch, begin in enumerate(range(0, len(order), self.batch_size), start=1):
+        seen = 0
+        for batch, begin in enumerate(self._batch_starts(len(order)), start=1):
             for callback in self.callbacks:
                 callback.on_batch_begin(self)
             index = order[begin : begin + self.batch_size]
-            xb, yb = x[index], y[index]
+            xb, yb = self._input(x[index]), y[index]
             if self.augment is not None:
                 xb = self.augment(xb, self.rng)
             pred = self.model.forward(xb, training=True)
@@ -168,14 +216,15 @@ class Trainer:
             self.step += 1
             total_loss += loss * len(index)
             total_metric += self._metric_sum(pred, yb)
+            seen += len(index)
             bar.update(len(index), loss)
         bad = [name for name, param, _ in self.model.parameters() if not np.isfinite(param).all()]
         if bad:  # the last update overflowed: stop before a checkpoint saves it
             cause = f"weights {bad} became NaN or infinite: try a lower learning rate"
             raise self._diverged(f"batch {batch}", cause, bar)
         return {
-            "loss": total_loss / len(order),
-            self.metric: total_metric / len(order),
+            "loss": total_loss / seen,
+            self.metric: total_metric / seen,
             "lr": self.optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
@@ -203,7 +252,7 @@ class Trainer:
         total_loss = total_metric = 0.0
         predictions = []
         for begin in range(0, len(x), batch_size):
-            xb, yb = x[begin : begin + batch_size], y[begin : begin + batch_size]
+            xb, yb = self._input(x[begin : begin + batch_size]), y[begin : begin + batch_size]
             pred = self.model.forward(xb, training=False)
             total_loss += self.loss_fn.forward(pred, yb) * len(xb)
             total_metric += self._metric_sum(pred, yb)
@@ -216,14 +265,24 @@ class Trainer:
             figures["r2"] = metrics.r2_score(target, pred)
         return figures
 
+    def _input(self, samples: np.ndarray) -> np.ndarray:
+        """The model's input for a batch of stored samples (see ``inputs``)."""
+        if self.inputs is None:
+            return samples
+        return as_input(self.inputs(samples), self.model.dtype)
+
     def check_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Apply the data rules of the module docstring; returns (x, y) ready to train on."""
+        """Apply the data rules of the module docstring; returns (x, y) ready to train on.
+        With ``inputs``, the stored samples stay as they are; one is converted as a check."""
         x, y = np.asarray(x), np.asarray(y)
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(
                 f"x and y must hold the same, non-zero number of samples: got {len(x)} and {len(y)}"
             )
-        x = as_input(x, self.model.dtype)
+        if self.inputs is None:
+            x = as_input(x, self.model.dtype)
+        else:
+            self._input(x[:1])
         if self.classification and not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"classification labels y must be integers, got dtype {y.dtype}")
         if not self.classification:
@@ -233,7 +292,7 @@ class Trainer:
         return x, y
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """(arrays, JSON header) describing the whole training state."""
+        """(arrays, JSON-able state) describing the whole training state."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         arrays.update({f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()})
         callback_states = []
@@ -245,69 +304,63 @@ class Trainer:
                 else:
                     plain[key] = value
             callback_states.append(plain)
-        header = {
-            "format": CHECKPOINT_FORMAT,
-            "version": 1,
+        state = {
             "epoch": self.epoch,
             "step": self.step,
             "rng": self.rng.bit_generator.state,
-            "layer_rngs": {
-                str(i): layer.rng.bit_generator.state
-                for i, layer in enumerate(self.model)
-                if isinstance(getattr(layer, "rng", None), np.random.Generator)
-            },
+            "layer_rngs": [layer.rng.bit_generator.state for layer in self.random_layers()],
             "history": self.history.rows,
             "callbacks": callback_states,
             "layers": self.model.config(),
             "metadata": self.model.metadata,
         }
-        return arrays, header
+        return arrays, state
 
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write the training state to ``path`` atomically (old file intact on a crash)."""
-        arrays, header = self.state_dict()
-        return save_arrays(path, arrays, header)
+        saved = save_checkpoint(path, *self.state_dict())
+        self.saved_epoch = self.epoch
+        return saved
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a state saved by :meth:`save_checkpoint` into this trainer, whose model,
         optimizer and callbacks must be built the same way."""
-        arrays, header = load_arrays(path)
-        if header.get("format") != CHECKPOINT_FORMAT:
-            raise ModelFileError(f"{path}: not a nanocnn training checkpoint")
-        if header.get("layers") != self.model.config():
-            raise ModelFileError(f"{path}: the checkpoint is of a different architecture")
+        self.load_state(*read_checkpoint(path), source=path)
+
+    def load_state(
+        self, arrays: dict[str, np.ndarray], state: dict[str, Any], source: object = "checkpoint"
+    ) -> None:
+        """Restore the training state read from a checkpoint (``source`` names it in errors)."""
+        if state.get("layers") != self.model.config():
+            raise ModelFileError(f"{source}: the checkpoint is of a different architecture")
         try:
             self.model.load_state_dict(_prefixed(arrays, "model."))
             self.optimizer.load_state_dict(_prefixed(arrays, "optimizer."))
             for index, callback in enumerate(self.callbacks):
-                state = dict(header["callbacks"][index])
-                state.update(_prefixed(arrays, f"callbacks.{index}."))
-                callback.load_state_dict(state)
-            self.epoch, self.step = int(header["epoch"]), int(header["step"])
-            self.rng.bit_generator.state = header["rng"]
-            for index, state in header["layer_rngs"].items():
-                self.model[int(index)].rng.bit_generator.state = state
-            self.history = History(list(header["history"]))
+                callback_state = dict(state["callbacks"][index])
+                callback_state.update(_prefixed(arrays, f"callbacks.{index}."))
+                callback.load_state_dict(callback_state)
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.rng.bit_generator.state = state["rng"]
+            layers = self.random_layers()
+            if len(state["layer_rngs"]) != len(layers):
+                raise ValueError("the checkpoint has another number of random layers")
+            for layer, rng_state in zip(layers, state["layer_rngs"], strict=True):
+                layer.rng.bit_generator.state = rng_state
+            self.history = History(list(state["history"]))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             raise ModelFileError(
-                f"{path}: the checkpoint is damaged or does not fit this run ({error!r})"
+                f"{source}: the checkpoint is damaged or does not fit this run ({error!r})"
             ) from error
+        self.saved_epoch = self.epoch
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-def split(
-    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Hold out ``fraction`` of the samples, chosen by ``seed``: ((x, y), (x_val, y_val))."""
-    kept, held = split_indices(len(x), fraction, seed)
-    return (x[kept], y[kept]), (x[held], y[held])
-
-
 def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted indices (kept, held out) of :func:`split`: ``fraction`` of ``count``
+    """The sorted indices (kept, held out) of a validation split: ``fraction`` of ``count``
     samples (at least one) held out, chosen by ``seed``."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must be between 0 and 1, got {fraction}")
@@ -330,8 +383,11 @@ def fit(
     callbacks: Sequence[Callback] = (),
     seed: int = 0,
     augment: Augment | None = None,
+    inputs: Inputs | None = None,
     progress: Style = "auto",
     target_scale: float = 1.0,
+    checkpoint: str | os.PathLike | None = None,
+    drop_last: bool | None = None,
 ) -> History:
     """Train ``model`` in one call; see :class:`Trainer` for the details."""
     trainer = Trainer(
@@ -342,8 +398,11 @@ def fit(
         callbacks=callbacks,
         seed=seed,
         augment=augment,
+        inputs=inputs,
         progress=progress,
         target_scale=target_scale,
+        checkpoint=checkpoint,
+        drop_last=drop_last,
     )
     return trainer.fit(
         x, y, epochs, validation_data=validation_data, validation_split=validation_split

@@ -1,0 +1,141 @@
+"""The file formats of models and training checkpoints, in one place.
+
+Both are written by :func:`nanocnn.serialization.save_arrays`: named arrays plus one JSON
+header, atomically, read back without ever running code from the file.
+
+- A **model file** holds the weights and buffers under their dotted names (``"0.weight"``),
+  and a header ``{"format": "nanocnn-model", "version": 1, "layers": [...], "metadata": {...}}``:
+  the architecture (each layer's type and constructor arguments) and the model's metadata
+  (its task, input shape, class names, normalisation...). The file alone rebuilds the model.
+- A **training checkpoint** holds the whole training state (model, optimizer, callbacks,
+  random generators, history) with ``"format": "nanocnn-checkpoint"``; it is written and read
+  by :class:`nanocnn.training.Trainer`.
+
+A file's architecture is checked before anything is built: a small hostile file must not make
+the loader, or a later ``predict``, allocate gigabytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanocnn.errors import ModelFileError
+from nanocnn.model import Sequential
+from nanocnn.serialization import load_arrays, save_arrays
+
+MODEL_FORMAT = "nanocnn-model"
+CHECKPOINT_FORMAT = "nanocnn-checkpoint"
+VERSION = 1
+
+SIZE_ARGS = ("in_channels", "out_channels", "in_features", "out_features", "num_features")
+WINDOW_ARGS = ("kernel_size", "stride", "padding")
+LOADER_ARGS = ("rng", "dtype")  # chosen by the loader, never by a file
+# An architecture may declare at most this many times the weights its file holds: enough for
+# a file that lacks a tensor to reach load_state_dict's precise message, small enough that
+# the memory a file can claim stays proportional to its size.
+SIZE_MARGIN = 2
+
+
+def save_model(model: Sequential, path: str | os.PathLike) -> Path:
+    """Write ``model``'s weights, buffers, architecture and metadata to ``path`` atomically."""
+    header = {
+        "format": MODEL_FORMAT,
+        "version": VERSION,
+        "layers": model.config(),
+        "metadata": model.metadata,
+    }
+    return save_arrays(path, model.state_dict(), header)
+
+
+def load_model(path: str | os.PathLike) -> Sequential:
+    """Rebuild the model saved at ``path`` by :func:`save_model` (``Sequential.save``).
+
+    The model's ``metadata`` attribute holds the metadata saved with it. Raises
+    ``ModelFileError`` naming the file and the problem for anything that is not such a file.
+    """
+    arrays, header = read_file(path, MODEL_FORMAT)
+    layers = header.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        raise ModelFileError(f"{path}: the architecture is not a list of layers")
+    _check_sizes(path, layers, arrays)
+    dtype = _weights_dtype(path, arrays)
+    try:
+        model = Sequential.from_config(layers)
+        model.astype(dtype)
+        model.load_state_dict(arrays)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: {error}") from error
+    metadata = header.get("metadata")
+    model.metadata = metadata if isinstance(metadata, dict) else {}
+    return model
+
+
+def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], state: dict) -> Path:
+    """Write a training state (its ``arrays`` and JSON-able ``state``) to ``path`` atomically."""
+    header = {"format": CHECKPOINT_FORMAT, "version": VERSION, **state}
+    return save_arrays(path, arrays, header)
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, header) of a training checkpoint written by :func:`save_checkpoint`."""
+    return read_file(path, CHECKPOINT_FORMAT)
+
+
+def read_file(
+    path: str | os.PathLike, expected: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, header) of a nanocnn file whose format is ``expected``, else ModelFileError."""
+    arrays, header = load_arrays(path)
+    found = header.get("format")
+    if found != expected:
+        kind = "model file" if expected == MODEL_FORMAT else "training checkpoint"
+        raise ModelFileError(f"{path}: not a nanocnn {kind} (format {found!r})")
+    if header.get("version") != VERSION:
+        raise ModelFileError(f"{path}: unsupported file version {header.get('version')!r}")
+    return arrays, header
+
+
+def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
+    """Refuse, before building anything, an architecture whose layers together declare far
+    more weights than the file's arrays hold (``SIZE_MARGIN``), whose sizes are not plain
+    integers, or whose padding is wider than its kernel."""
+    budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
+    declared = 0
+    for index, spec in enumerate(layers):
+        where = f"{path}: layer {index} ({spec.get('type')})"
+        if forbidden := [key for key in LOADER_ARGS if key in spec]:
+            raise ModelFileError(f"{where} sets {forbidden}, which a model file may not")
+        sizes = {key: [spec[key]] for key in SIZE_ARGS if key in spec}
+        pairs = {
+            key: value if isinstance(value, list) else [value, value]
+            for key in WINDOW_ARGS
+            if key in spec and (value := spec[key]) not in ("same", "valid")
+        }
+        bad = [
+            key
+            for key, numbers in {**sizes, **pairs}.items()
+            if not all(type(number) is int and number >= 0 for number in numbers)
+        ]
+        if bad:
+            raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
+        kernel = pairs.get("kernel_size", [1, 1])
+        if any(pad > size for pad, size in zip(pairs.get("padding", []), kernel, strict=False)):
+            raise ModelFileError(f"{where}: padding {spec['padding']} is wider than the kernel")
+        if sizes:
+            declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
+        if declared > budget:
+            raise ModelFileError(f"{where} is larger than the weights the file holds")
+
+
+def _weights_dtype(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> np.dtype:
+    """The one floating-point dtype of a model file's arrays (float32 if it has none)."""
+    dtypes = {array.dtype.newbyteorder("=") for array in arrays.values()}
+    if len(dtypes) > 1 or any(dtype.kind != "f" for dtype in dtypes):
+        found = ", ".join(sorted(str(dtype) for dtype in dtypes))
+        raise ModelFileError(f"{path}: weights must be of one floating-point dtype, not {found}")
+    return dtypes.pop() if dtypes else np.dtype(np.float32)

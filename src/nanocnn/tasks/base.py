@@ -1,0 +1,162 @@
+"""What a task is: everything that differs between kinds of problem, in one object.
+
+A :class:`Task` knows how its data is found and loaded, which options of ``nanocnn train`` it
+adds, the loss, the figure that picks the best epoch, its augmentation, the evaluation report
+and its plots, how a raw image becomes the model's input for ``predict`` and the app, and the
+metadata a model file of the task carries. ``train``, ``evaluate``, ``predict``, ``summary``
+and ``app`` know none of this: they look the task up (:mod:`nanocnn.tasks`) and call it.
+
+Stored data may be compact (uint8 images): :func:`input_converter` turns a batch of it into
+the model's input with the normalisation recorded in the model's metadata, batch by batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from nanocnn.images import ImageSource
+from nanocnn.losses import Loss
+from nanocnn.model import Sequential
+
+if TYPE_CHECKING:
+    from nanocnn.training.job import TrainOptions
+    from nanocnn.training.trainer import Augment
+
+Inputs = Callable[[np.ndarray], np.ndarray]
+Pair = tuple[np.ndarray, np.ndarray]  # (samples, targets)
+
+
+@dataclass(frozen=True)
+class Option:
+    """An option a task adds to ``nanocnn train``: ``--<name with dashes> VALUE``."""
+
+    name: str  # as in Python: image_size
+    help: str
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    default: Any = None  # what the task uses when the option is not given
+
+
+@dataclass
+class TaskData:
+    """A task's data for one run: the splits, and what the model file will carry."""
+
+    train: Pair  # the trainer holds out a validation share of these unless ``validation``
+    test: Pair
+    validation: Pair | None  # a fixed validation set (an image folder's val/), or None
+    metadata: dict[str, Any]  # input_shape, classes, normalisation... saved with the model
+    description: str  # what the samples are, after their count: "MNIST images"
+
+
+class Task:
+    """The base of every task; see the module docstring. Subclasses set the class attributes
+    and implement the methods that raise ``NotImplementedError``."""
+
+    name: ClassVar[str]
+    help: ClassVar[str]  # one line for ``nanocnn train --help``
+    default_model: ClassVar[str] = "cnn"
+    val_split: ClassVar[float] = 1 / 12  # of the training data, when there is no val set
+    monitor: ClassVar[str] = "val_loss"  # picks the best epoch (and early stopping)
+    options: ClassVar[tuple[Option, ...]] = ()  # this task's own options of ``train``
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {}  # preset -> recipe changes for this task
+
+    def option_names(self) -> set[str]:
+        return {option.name for option in self.options}
+
+    def load(self, options: TrainOptions) -> TaskData:
+        """Find and load the data ``options`` point at (``options.data_dir``...)."""
+        raise NotImplementedError
+
+    def outputs(self, data: TaskData) -> int:
+        """How many numbers the network outputs for this data."""
+        raise NotImplementedError
+
+    def loss(self, options: TrainOptions) -> Loss:
+        raise NotImplementedError
+
+    def augment(self, data: TaskData) -> Augment | None:
+        """The random augmentation of this task's training batches (None: none helps)."""
+        return None
+
+    def target_scale(self, metadata: dict[str, Any]) -> float:
+        """The unit of the logged error of a regression (see ``Trainer``); 1 otherwise."""
+        return 1.0
+
+    def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:
+        """The test report of ``model`` on ``test``; with ``out``, also its plots there."""
+        raise NotImplementedError
+
+    def format_report(self, report: dict[str, Any]) -> str:
+        """The report as the command line prints it."""
+        raise NotImplementedError
+
+    def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
+        """The test set ``model`` is evaluated on by ``nanocnn evaluate``: the same images
+        its training run tested on."""
+        raise NotImplementedError
+
+    def drawable(self, model: Sequential) -> bool:
+        """Whether the app offers a sketchpad (instead of an upload) for this model."""
+        return False
+
+    def prepare(self, model: Sequential, image: ImageSource) -> np.ndarray:
+        """One raw image (a file, its bytes, an array) as the model's input (C, H, W)."""
+        raise NotImplementedError
+
+    def describe(self, model: Sequential, output: np.ndarray) -> str:
+        """What one output of the model (its row of ``predict``) says, in words."""
+        raise NotImplementedError
+
+    def predict_one(self, model: Sequential, image: ImageSource) -> str:
+        """What the model says of one raw image: ``"dog (0.93), cat (0.05), ..."``."""
+        x = self.prepare(model, image)[np.newaxis]
+        return self.describe(model, model.predict(x)[0])
+
+
+def input_converter(metadata: dict[str, Any]) -> Inputs | None:
+    """The function that turns stored uint8 images (N, C, H, W) into the model's input, as
+    recorded in ``metadata["normalization"]``: x = (pixels / 255 - mean[c]) / std[c]. None for
+    a model without it (its data is stored as it is fed)."""
+    normalization = metadata.get("normalization")
+    if not isinstance(normalization, dict):
+        return None
+    mean = np.asarray(normalization["mean"], np.float32).reshape(1, -1, 1, 1)
+    scale = 1 / (255 * np.asarray(normalization["std"], np.float32).reshape(1, -1, 1, 1))
+    offset = mean * 255 * scale  # (p / 255 - m) / s == p * scale - offset
+
+    def convert(pixels: np.ndarray) -> np.ndarray:
+        x = pixels.astype(np.float32)
+        x *= scale
+        x -= offset
+        return x
+
+    return convert
+
+
+def predict_samples(model: Sequential, samples: np.ndarray, chunk: int = 500) -> np.ndarray:
+    """``model``'s outputs for stored ``samples``, converted chunk by chunk as
+    :func:`input_converter` says (never the whole set as floats at once)."""
+    convert = input_converter(model.metadata)
+    if convert is None:
+        return model.predict(samples)
+    pieces = [model.predict(convert(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
+    return np.concatenate(pieces)
+
+
+def image_name(image: ImageSource, index: int) -> str:
+    """How messages call an image: its path, or its position among the images given."""
+    return str(image) if isinstance(image, (str, os.PathLike)) else f"image {index}"
+
+
+def check_class_names(names: Sequence[str], count: int, source: str) -> list[str]:
+    """``names`` if there is one per class (``count``), else a ``ValueError`` naming ``source``."""
+    names = [str(name) for name in names]
+    if len(names) != count:
+        raise ValueError(f"{source} gives {len(names)} class names for {count} classes")
+    return names

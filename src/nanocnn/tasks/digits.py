@@ -1,0 +1,88 @@
+"""The digits task: classify small grayscale images stored in MNIST's IDX format.
+
+MNIST itself by default (bundled, or downloaded and checked), or any data set in the same
+format: a ``--data-dir`` holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each gzipped or not), such as
+Fashion-MNIST, KMNIST or EMNIST. Class names come from ``--class-names``, else a
+``classes.txt`` beside the files (one name a line), else the labels' numbers.
+
+Images are fed as float32 in [0, 1], as they always were for MNIST. ``predict`` and the app
+prepare a photo or a drawing the MNIST way (``preprocess_digit``: grayscale, dark ink on
+light paper inverted, cropped, scaled into a 20x20 box, centred by mass in 28x28); a model of
+another image size gets the picture resized to its size instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nanocnn import augment
+from nanocnn.datasets.image_arrays import read_image
+from nanocnn.datasets.mnist import load_mnist, read_class_names
+from nanocnn.images import ImageSource
+from nanocnn.model import Sequential
+from nanocnn.preprocess import preprocess_digit
+from nanocnn.tasks.base import Option, Pair, TaskData, check_class_names
+from nanocnn.tasks.classification import ClassificationTask
+
+if TYPE_CHECKING:
+    from nanocnn.training.job import TrainOptions
+    from nanocnn.training.trainer import Augment
+
+DIGIT_SHAPE = [1, 28, 28]  # what preprocess_digit makes
+
+
+class Digits(ClassificationTask):
+    name = "digits"
+    help = "classify MNIST digits, or any data set in MNIST's IDX format (the default)"
+    options = (
+        Option(
+            "class_names",
+            "the class names, comma-separated (default: classes.txt beside the IDX files, "
+            "else the label numbers)",
+        ),
+    )
+
+    def load(self, options: TrainOptions) -> TaskData:
+        data = load_mnist(options.data_dir)
+        x_train, y_train = data.x_train[: options.limit], data.y_train[: options.limit]
+        x_test, y_test = data.x_test[: options.limit], data.y_test[: options.limit]
+        classes = self.class_names(options, int(max(y_train.max(), y_test.max())) + 1)
+        source = "MNIST" if options.data_dir is None else str(options.data_dir)
+        return TaskData(
+            train=(x_train, y_train),
+            test=(x_test, y_test),
+            validation=None,
+            metadata={"input_shape": list(x_train.shape[1:]), "classes": classes},
+            description=f"{source} images",
+        )
+
+    def class_names(self, options: TrainOptions, count: int) -> list[str]:
+        """``--class-names``, else the data folder's classes.txt, else "0", "1"..."""
+        given = options.task_options["class_names"]
+        if given:
+            return check_class_names(given.split(","), count, "--class-names")
+        from_file = read_class_names(options.data_dir) if options.data_dir else None
+        if from_file is not None:
+            return check_class_names(from_file, count, f"{options.data_dir}/classes.txt")
+        return [str(k) for k in range(count)]
+
+    def augment(self, data: TaskData) -> Augment | None:
+        return augment.digits()
+
+    def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
+        data = load_mnist(data_dir, parts=("test",))
+        return data.x_test, data.y_test
+
+    def drawable(self, model: Sequential) -> bool:
+        return model.metadata.get("input_shape") == DIGIT_SHAPE
+
+    def prepare(self, model: Sequential, image: ImageSource) -> np.ndarray:
+        shape = model.metadata.get("input_shape", DIGIT_SHAPE)
+        if shape == DIGIT_SHAPE:
+            return preprocess_digit(image).astype(model.dtype)
+        pixels = read_image(image, size=shape[1], channels=1)
+        return pixels.astype(model.dtype) / 255

@@ -1,0 +1,113 @@
+"""The images task: classify your own pictures, one subfolder per class.
+
+``--data-dir`` is laid out as torchvision's ImageFolder and Keras expect: ``DIR/<class>/...``,
+or ``DIR/train/<class>/...`` with ``DIR/test/<class>/...`` (and optionally ``DIR/val/``);
+see :mod:`nanocnn.datasets.folder` and docs/images.md. Without a test folder, a seeded,
+stratified share of each class is held out for the test report; the model records the share
+and the seed, so ``nanocnn evaluate`` tests on the same pictures.
+
+Pictures are stored as uint8 (N, C, S, S) and become floats batch by batch: normalised per
+channel with the mean and standard deviation of the training pictures, which the model
+carries in ``metadata["normalization"]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from nanocnn import augment
+from nanocnn.datasets.folder import load_image_folder, train_test_items
+from nanocnn.datasets.folder_scan import scan_image_folder
+from nanocnn.datasets.image_arrays import channel_stats, load_images, read_image
+from nanocnn.images import ImageSource
+from nanocnn.model import Sequential
+from nanocnn.tasks.base import Option, Pair, TaskData, input_converter
+from nanocnn.tasks.classification import ClassificationTask
+
+if TYPE_CHECKING:
+    from nanocnn.training.job import TrainOptions
+    from nanocnn.training.trainer import Augment
+
+IMAGE_SIZE = 32  # pictures are resized to this by default
+TEST_FRACTION = 0.1  # of each class, held out for testing when there is no test folder
+SPLIT_SEED = 0  # the test pictures are the same whatever --seed
+
+
+class Images(ClassificationTask):
+    name = "images"
+    help = "classify your own pictures: --data-dir with one subfolder per class"
+    val_split = 0.1
+    # A folder holds fewer pictures than MNIST: smaller batches give more steps an epoch.
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "cnn": {"epochs": 15, "batch_size": 32, "lr": 1e-3},
+        "lenet": {"epochs": 20, "batch_size": 32},
+        "mlp": {"epochs": 20, "batch_size": 32},
+    }
+    options = (
+        Option("image_size", "pictures are resized to this", int, default=IMAGE_SIZE),
+        Option("channels", "1 (gray) or 3 (RGB); default: as the pictures are", int, ("1", "3")),
+    )
+
+    def load(self, options: TrainOptions) -> TaskData:
+        if options.data_dir is None:
+            raise ValueError(
+                "the images task needs --data-dir: a folder with a subfolder per class"
+            )
+        size = options.task_options["image_size"]
+        folder = load_image_folder(
+            options.data_dir, size, channels=options.task_options["channels"],
+            test_fraction=TEST_FRACTION, seed=SPLIT_SEED, limit=options.limit,
+            progress=options.progress,
+        )  # fmt: skip
+        mean, std = channel_stats(folder.x_train)
+        validation = None if folder.x_val is None else (folder.x_val, folder.y_val)
+        return TaskData(
+            train=(folder.x_train, folder.y_train),
+            test=(folder.x_test, folder.y_test),
+            validation=validation,
+            metadata={
+                "input_shape": [folder.channels, size, size],
+                "image_size": size,
+                "classes": list(folder.classes),
+                "normalization": {"mean": mean.tolist(), "std": std.tolist()},
+                "test_split": {"fraction": TEST_FRACTION, "seed": SPLIT_SEED},
+            },
+            description=(
+                f"pictures of {len(folder.classes)} classes ({folder.channels}x{size}x{size}) "
+                f"from {options.data_dir}"
+            ),
+        )
+
+    def augment(self, data: TaskData) -> Augment | None:
+        return augment.natural(data.metadata["image_size"])
+
+    def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
+        """The test pictures of ``data_dir``: its test/ folder, or the share of each class
+        that the model's training run held out (the split recorded in its metadata)."""
+        if data_dir is None:
+            raise ValueError("evaluating an images model needs --data-dir: its picture folder")
+        index = scan_image_folder(data_dir)
+        if list(index.classes) != model.metadata.get("classes"):
+            raise ValueError(
+                f"{data_dir} holds the classes {list(index.classes)}, the model was trained "
+                f"on {model.metadata.get('classes')}"
+            )
+        split = model.metadata.get("test_split", {})
+        _, test = train_test_items(
+            index, split.get("fraction", TEST_FRACTION), split.get("seed", SPLIT_SEED)
+        )
+        channels, size, _ = model.metadata["input_shape"]
+        loaded = load_images([path for path, _ in test], size, channels)
+        labels = np.array([label for _, label in test], np.int64)[loaded.kept]
+        return loaded.x, labels
+
+    def prepare(self, model: Sequential, image: ImageSource) -> np.ndarray:
+        """The picture read as the training pictures were (cropped, resized, normalised)."""
+        channels, size, _ = model.metadata["input_shape"]
+        pixels = read_image(image, size=size, channels=channels)[np.newaxis]  # (1, C, S, S)
+        convert = input_converter(model.metadata)
+        x = pixels / 255 if convert is None else convert(pixels)
+        return x[0].astype(model.dtype, copy=False)

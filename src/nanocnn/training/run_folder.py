@@ -1,0 +1,128 @@
+"""The run folder: where one training run keeps everything it writes.
+
+    runs/cnn/
+      model.npz         the best model so far (by the task's monitored figure)
+      checkpoint.npz    the whole training state after the last finished epoch (--resume)
+      history.csv/json  one row per epoch
+      metrics.json      the final test report, with the training figures
+      *.png             the history plot and the task's own plots
+
+A folder that already holds a run is never overwritten: it is continued (``resume``), with
+the options it was started with (recorded in the model's metadata, so in every checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nanocnn import plots
+from nanocnn.persistence import read_checkpoint
+
+if TYPE_CHECKING:
+    from nanocnn.training.trainer import Trainer
+
+
+class RunExistsError(FileExistsError):
+    """The chosen run folder already holds a run, and ``--resume`` was not given."""
+
+
+class RunFolder:
+    """The files of one run under ``path``; see the module docstring."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.model_file = self.path / "model.npz"
+        self.checkpoint_file = self.path / "checkpoint.npz"
+
+    @classmethod
+    def choose(cls, out: Path | None, name: str, resume: bool) -> RunFolder:
+        """``out``, else the first free of ``runs/<name>``, ``runs/<name>-2``... An ``out``
+        that already holds a run is refused unless resuming, and resuming needs one."""
+        if out is not None:
+            run = cls(out)
+            if resume and not run.checkpoint_file.exists():
+                raise FileNotFoundError(f"{run.checkpoint_file}: no checkpoint to resume from")
+            if run.taken() and not resume:
+                raise RunExistsError(
+                    f"{out} already holds a run: pass --resume to continue it, "
+                    f"or choose another folder with --out"
+                )
+            return run
+        if resume:
+            raise ValueError("--resume needs --out: the run folder to continue")
+        base = Path("runs") / name
+        path, number = base, 1
+        while path.exists() and any(path.iterdir()):
+            number += 1
+            path = base.with_name(f"{base.name}-{number}")
+        return cls(path)
+
+    def taken(self) -> bool:
+        return self.model_file.exists() or self.checkpoint_file.exists()
+
+    def resume(self, trainer: Trainer, options: dict[str, Any]) -> None:
+        """Restore ``trainer`` from the checkpoint (read once), after checking that the run
+        was started with the same ``options``."""
+        arrays, state = read_checkpoint(self.checkpoint_file)
+        recorded = state.get("metadata", {}).get("training_options")
+        if isinstance(recorded, dict):  # older checkpoints recorded none: nothing to compare
+            changed = [
+                f"{option_flag(name, recorded.get(name))} (now {option_flag(name, value)})"
+                for name, value in options.items()
+                if recorded.get(name) != value
+            ]
+            if changed:
+                raise ValueError(
+                    f"{self.path} was started with other options: {', '.join(changed)}; "
+                    f"resume it with the options it was started with"
+                )
+        trainer.load_state(arrays, state, source=self.checkpoint_file)
+
+    def record(
+        self, report: dict[str, Any], trainer: Trainer, seconds: float, **details: Any
+    ) -> dict[str, Any]:
+        """Add the run's ``training`` figures (``details``, epochs, times, peak memory) to the
+        test ``report``; write the history, its plot and ``metrics.json``. Returns the report."""
+        epoch_seconds = trainer.history["seconds"]
+        report["training"] = {
+            **details,
+            "epochs": len(trainer.history),
+            "seconds": seconds,
+            "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+            "peak_memory_mb": peak_memory_mb(),
+        }
+        trainer.history.to_csv(self.path / "history.csv")
+        trainer.history.to_json(self.path / "history.json")
+        plots.plot_history(trainer.history.columns(), self.path / "history.png")
+        (self.path / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
+    def footer(self, report: dict[str, Any]) -> str:
+        """The last lines a training run prints: epochs, time, peak memory and the folder."""
+        training = report["training"]
+        return (
+            f"{training['epochs']} epochs in {training['seconds']:.0f} s | peak memory "
+            f"{training['peak_memory_mb']:.0f} MiB\n"
+            f"run folder: {self.path} (model.npz, history, metrics.json, plots)"
+        )
+
+
+def option_flag(name: str, value: Any) -> str:
+    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    return f"{flag} {shlex.quote(str(value))}"
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory in MiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)

@@ -32,8 +32,8 @@ def conv2d(
         out[n, o, i, j] = bias[o] + sum over c, u, v of
                           w[o, c, u, v] * xp[n, c, i*sh + u, j*sw + v]
     """
-    sh, sw = _pair(stride)
-    xp = _pad(x, padding, 0.0)  # (N, C, Hp, Wp)
+    sh, sw = _pair(stride)  # an int s means (s, s)
+    xp = _pad(x, padding, 0.0)  # zeros around every image: (N, C, Hp, Wp), in float64
     n, _, hp, wp = xp.shape
     out_channels, _, kh, kw = weight.shape
     ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1

@@ -17,11 +17,11 @@ EPOCH_IMAGES = 60_000
 # (key, description, comparison, bound): the speed targets.
 TARGETS = [
     ("lenet_train", "LeNet-5 training epoch time, nanocnn / PyTorch", "<=", 1.0),
-    ("wide_train", "Wide CNN training epoch time, nanocnn / PyTorch", "<=", 1.2),
+    ("cnn_train", "CNN training epoch time, nanocnn / PyTorch", "<=", 1.2),
     ("lenet_infer", "LeNet-5 inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
-    ("wide_infer", "Wide CNN inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
+    ("cnn_infer", "CNN inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("naive_speedup", "LeNet-5 training speed-up over the naive loops", ">=", 300.0),
-    ("wide_limit", "Wide CNN training epoch time / physical limit", "<=", 2.0),
+    ("cnn_limit", "CNN training epoch time / physical limit", "<=", 2.0),
     ("peak_memory_gb", "Peak memory of MNIST training (GB, worst network)", "<", 1.0),
 ]
 
@@ -75,7 +75,7 @@ def _paired(runs: dict[str, list[dict]], key: str, invert: bool) -> list[float]:
 
 def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, float | None] = {}
-    for name in ("lenet", "wide"):
+    for name in ("lenet", "cnn"):
         entry = networks.get(name, {})
         for kind in ("train", "infer"):
             ratios = entry.get(f"{kind}_ratios")
@@ -85,9 +85,9 @@ def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values["naive_speedup"] = (
         ours["train_images_per_s"] / naive["train_images_per_s"] if naive and ours else None
     )
-    wide = networks.get("wide")
-    values["wide_limit"] = (
-        wide["implementations"]["nanocnn"]["epoch_s"] / wide["limit_epoch_s"] if wide else None
+    cnn = networks.get("cnn")
+    values["cnn_limit"] = (
+        cnn["implementations"]["nanocnn"]["epoch_s"] / cnn["limit_epoch_s"] if cnn else None
     )
     memories = [entry["implementations"]["nanocnn"]["peak_rss_mb"] for entry in networks.values()]
     values["peak_memory_gb"] = max(memories) / 1024 if memories else None

@@ -27,6 +27,7 @@ from benchmarks.networks import NETWORKS, forward_flops, train_flops
 from benchmarks.quiet import QuietWaiter
 from benchmarks.report import markdown, summarize
 from benchmarks.torch_reference import TORCH_VERSION, torch_available
+from nanocnn import presets
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,7 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeats", type=int, default=7, help="interleaved runs per implementation"
     )
     parser.add_argument("--seconds", type=float, default=2.0, help="training time per run")
-    parser.add_argument("--naive-images", type=int, default=256, help="images for the naive LeNet")
+    parser.add_argument(
+        "--naive-images", type=int, default=256, help="images for the naive loops (LeNet)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--max-wait", type=float, default=120.0, help="seconds to wait for idle CPUs, in all"
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gemm = [subprocess_json(["benchmarks.gemm_peak"], args.threads)]
     worker = ["benchmarks.worker", "--seconds", str(args.seconds), "--threads", str(args.threads)]
     networks: dict[str, Any] = {}
-    for name, build in NETWORKS.items():
+    for name in NETWORKS:
         runs: dict[str, list[dict]] = {impl: [] for impl in impls}
         for repeat in range(args.repeats):
             for impl in impls:  # A B A B ...: a slow spell of the machine hits both
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log(f"{name}: {impl} run {repeat + 1}/{args.repeats} (CPUs {busy:.0%} busy)")
                 run = subprocess_json([*worker, impl, name], args.threads)
                 runs[impl].append({**run, "busy_before": busy})
-        model = build(0)
+        model = presets.build(name)
         networks[name] = {
             "forward_flops": forward_flops(model),
             "train_flops": train_flops(model),

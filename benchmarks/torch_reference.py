@@ -51,6 +51,8 @@ def to_torch(model: nc.Sequential) -> Any:
             layers.append(nn.ReLU())
         elif isinstance(layer, nc.Flatten):
             layers.append(nn.Flatten())
+        elif isinstance(layer, nc.Dropout):
+            layers.append(nn.Dropout(layer.p))
         else:
             raise ValueError(f"no PyTorch translation for {layer!r}")
     net = nn.Sequential(*layers)

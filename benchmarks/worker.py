@@ -20,8 +20,9 @@ from collections.abc import Callable
 import numpy as np
 
 import nanocnn as nc
-from benchmarks.naive_lenet import NaiveLeNet
+from benchmarks.naive import NaiveNetwork
 from benchmarks.networks import NETWORKS
+from nanocnn import presets
 from nanocnn.datasets import load_mnist
 
 IMPLEMENTATIONS = ("nanocnn", "torch", "naive")
@@ -104,10 +105,10 @@ def peak_rss_mb() -> float:
 
 def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
     """Run the measurements of one implementation on one network."""
-    model = NETWORKS[network](args.seed)
+    model = presets.build(network, args.seed)
     x, y, source = load_data(args.images)
     if impl == "naive":
-        naive = NaiveLeNet(model.state_dict())
+        naive = NaiveNetwork(model)
         start = time.perf_counter()
         for first in range(0, len(x), args.batch):
             naive.train_step(x[first : first + args.batch], y[first : first + args.batch])
@@ -135,7 +136,7 @@ def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("impl", choices=IMPLEMENTATIONS)
-    parser.add_argument("network", choices=sorted(NETWORKS))
+    parser.add_argument("network", choices=NETWORKS)
     parser.add_argument("--seconds", type=float, default=4.0, help="training time to measure")
     parser.add_argument("--chunk", type=int, default=10, help="training steps per timed chunk")
     parser.add_argument("--batch", type=int, default=64)

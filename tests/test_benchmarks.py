@@ -1,5 +1,5 @@
 """Smoke tests of the benchmark suite (benchmarks/): every network trains a step, the naive
-loop LeNet and the PyTorch copies compute what nanocnn computes, the report renders.
+loops and the PyTorch copies compute what nanocnn computes, the report renders.
 
 No timings are asserted: speed is measured by ``make bench``, not by the test suite.
 """
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
-from benchmarks.naive_lenet import NaiveLeNet
-from benchmarks.networks import NETWORKS, forward_flops, lenet, train_flops
+from benchmarks.naive import NaiveNetwork
+from benchmarks.networks import NETWORKS, forward_flops, train_flops
 from benchmarks.report import markdown, summarize
 from benchmarks.worker import NanocnnRunner
+from nanocnn import presets
 
 
 def batch(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -21,9 +22,9 @@ def batch(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", NETWORKS)
 def test_one_training_step_changes_every_parameter(name):
-    runner = NanocnnRunner(NETWORKS[name](0))
+    runner = NanocnnRunner(presets.build(name))
     before = {key: value.copy() for key, value in runner.model.state_dict().items()}
     runner.train_step(*batch(8))
     for key, value in runner.model.state_dict().items():
@@ -33,17 +34,19 @@ def test_one_training_step_changes_every_parameter(name):
 
 def test_flop_counts():
     # LeNet multiply-adds: 6*24*24*25 + 16*8*8*150 + 256*120 + 120*84 + 84*10 = 281,640
-    assert forward_flops(lenet()) == 2 * 281_640
-    assert train_flops(lenet()) == 3 * forward_flops(lenet())
-    assert forward_flops(NETWORKS["wide"](0)) == 2 * (
+    lenet = presets.build("lenet")
+    assert forward_flops(lenet) == 2 * 281_640
+    assert train_flops(lenet) == 3 * forward_flops(lenet)
+    assert forward_flops(presets.build("cnn")) == 2 * (
         32 * 28 * 28 * 9 + 64 * 14 * 14 * 32 * 9 + 3136 * 128 + 128 * 10
     )
 
 
-def test_naive_lenet_computes_what_nanocnn_computes():
+def test_naive_loops_compute_what_nanocnn_computes():
     """The loop version is a real reference: same logits and same gradients, same weights."""
-    model = lenet(1)
-    naive = NaiveLeNet(model.state_dict())
+    model = presets.build("lenet", seed=1)
+    naive = NaiveNetwork(model)
+    naive_grads = {name: grad for name, _, grad in naive.model.parameters()}
     x, y = batch(2, seed=1)
     naive_logits = naive.gradients(x, y)
     loss = nc.SoftmaxCrossEntropy()
@@ -52,18 +55,21 @@ def test_naive_lenet_computes_what_nanocnn_computes():
     model.backward(loss.backward())
     np.testing.assert_allclose(naive_logits, logits, rtol=1e-5, atol=1e-5)
     for name, _, grad in model.parameters():
-        np.testing.assert_allclose(naive.grads[name], grad, rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(naive_grads[name], grad, rtol=1e-4, atol=1e-5, err_msg=name)
     naive.train_step(x, y)  # the Adam step the benchmark times
-    assert not np.array_equal(naive.params["0.weight"], model.state_dict()["0.weight"])
+    assert not np.array_equal(naive.model[0].params["weight"], model[0].params["weight"])
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", NETWORKS)
 def test_pytorch_copy_computes_what_nanocnn_computes(name):
     torch = pytest.importorskip("torch", reason="PyTorch is optional: pip install torch==2.13.0")
     from benchmarks.torch_reference import to_torch
     from benchmarks.worker import TorchRunner
 
-    model = NETWORKS[name](0)
+    model = presets.build(name)
+    for layer in model:
+        if isinstance(layer, nc.Dropout):
+            layer.p = 0.0  # no random masks: the two must then compute the same numbers
     net = to_torch(model)
     x, y = batch(4)
     logits = model.forward(x, training=True)
@@ -76,7 +82,7 @@ def test_pytorch_copy_computes_what_nanocnn_computes(name):
     torch_grads = {key: param.grad.numpy() for key, param in net.named_parameters()}
     for key, _, grad in model.parameters():
         np.testing.assert_allclose(torch_grads[key], grad, rtol=1e-3, atol=1e-5, err_msg=key)
-    runner = TorchRunner(NETWORKS[name](0), threads=1)
+    runner = TorchRunner(presets.build(name), threads=1)
     runner.train_step(x, y)
     runner.infer(x)
 

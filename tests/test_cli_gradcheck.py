@@ -7,7 +7,7 @@ import pytest
 import nanocnn as nc
 from nanocnn import losses
 from nanocnn.cli import main
-from nanocnn.cli.gradcheck import LAYER_GRID, LOSSES
+from nanocnn.cli.gradcheck import DENSE_GRID, LAYER_GRID, LOSSES
 from nanocnn.layers import LAYER_TYPES
 
 
@@ -44,8 +44,9 @@ def test_a_broken_layer_fails_with_exit_status_1(capsys, monkeypatch):
     relu = [line for line in lines if line.startswith("ReLU(")]
     assert len(relu) == 1 and relu[0].endswith("FAIL")
     assert float(relu[0].split()[-4]) > 1e-3
-    assert sum(line.startswith("Dense(") for line in lines) == 3
-    assert lines[-1] == "3/4 passed, 1 FAILED (tolerance 1e-06)"
+    dense_rows = 2 * len(DENSE_GRID)  # with and without bias
+    assert sum(line.startswith("Dense(") for line in lines) == dense_rows
+    assert lines[-1] == f"{dense_rows}/{dense_rows + 1} passed, 1 FAILED (tolerance 1e-06)"
 
 
 def test_the_tolerance_is_an_option(capsys):

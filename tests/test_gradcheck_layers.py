@@ -7,29 +7,9 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from nanocnn.cli.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID
 
 TOLERANCE = 1e-6
-
-CONV_GRID = [
-    # (input shape, out channels, kernel, stride, padding)
-    ((2, 1, 6, 6), 2, 3, 1, 0),
-    ((2, 3, 7, 7), 4, 3, 2, 1),
-    ((1, 2, 8, 5), 3, (3, 2), (2, 1), (1, 0)),
-    ((2, 2, 9, 9), 2, 4, 3, 2),  # stride does not tile the input
-    ((1, 3, 5, 6), 2, 1, 1, 0),  # 1x1 kernel
-    ((2, 2, 6, 6), 3, 3, 1, "same"),
-    ((1, 2, 6, 7), 2, (2, 4), 1, "same"),  # even kernel: asymmetric padding
-    ((2, 1, 5, 5), 2, 5, 1, "valid"),  # kernel the size of the input
-]
-
-POOL_GRID = [
-    # (input shape, kernel, stride, padding)
-    ((2, 2, 6, 6), 2, None, 0),
-    ((2, 3, 7, 7), 2, None, 0),  # odd size: the last row and column are dropped
-    ((1, 2, 7, 7), 3, 2, 1),  # overlapping windows with padding
-    ((2, 1, 6, 5), (3, 2), (1, 2), (1, 1)),
-    ((1, 2, 5, 5), 3, 1, 0),  # heavy overlap
-]
 
 
 def random(shape, seed=1):
@@ -55,7 +35,7 @@ def test_pool2d(pool, shape, kernel, stride, padding):
     assert errors["x"] < TOLERANCE, errors
 
 
-@pytest.mark.parametrize(("n", "fan_in", "fan_out"), [(1, 1, 1), (4, 7, 3), (5, 16, 10)])
+@pytest.mark.parametrize(("n", "fan_in", "fan_out"), DENSE_GRID)
 @pytest.mark.parametrize("bias", [True, False])
 def test_dense(n, fan_in, fan_out, bias):
     errors = nc.gradcheck(nc.Dense(fan_in, fan_out, bias=bias, rng=0), random((n, fan_in)))

@@ -1,15 +1,15 @@
-"""The fast convolution and pooling kernels equal the naive loop references (tests/naive.py)."""
+"""The fast convolution and pooling kernels equal the loop references (nanocnn.reference)."""
 
 from __future__ import annotations
 
-import naive
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_gradcheck_layers import CONV_GRID, POOL_GRID
 
 import nanocnn as nc
+from nanocnn import reference
+from nanocnn.cli.gradcheck import CONV_GRID, POOL_GRID
 
 
 @pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
@@ -20,13 +20,13 @@ def test_conv2d_matches_naive(shape, out_channels, kernel, stride, padding):
     x = rng.standard_normal(shape).astype(np.float32)
     out = layer.forward(x, training=True)
     weight, bias = layer.params["weight"], layer.params["bias"]
-    expected = naive.conv2d(x, weight, bias, layer.stride, layer.pads)
+    expected = reference.conv2d(x, weight, bias, layer.stride, layer.pads)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     assert out.dtype == np.float32
 
     dout = rng.standard_normal(out.shape).astype(np.float32)
     dx = layer.backward(dout)
-    dx_ref, dw_ref, db_ref = naive.conv2d_backward(x, weight, dout, layer.stride, layer.pads)
+    dx_ref, dw_ref, db_ref = reference.conv2d_backward(x, weight, dout, layer.stride, layer.pads)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer.grads["weight"], dw_ref, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(layer.grads["bias"], db_ref, rtol=1e-5, atol=1e-4)
@@ -34,16 +34,24 @@ def test_conv2d_matches_naive(shape, out_channels, kernel, stride, padding):
 
 
 @pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), POOL_GRID)
-@pytest.mark.parametrize(("pool", "mode"), [(nc.MaxPool2D, "max"), (nc.AvgPool2D, "avg")])
-def test_pool2d_matches_naive(pool, mode, shape, kernel, stride, padding):
+@pytest.mark.parametrize(
+    ("pool", "forward", "backward"),
+    [
+        (nc.MaxPool2D, reference.max_pool2d, reference.max_pool2d_backward),
+        (nc.AvgPool2D, reference.avg_pool2d, reference.avg_pool2d_backward),
+    ],
+    ids=["max", "avg"],
+)
+def test_pool2d_matches_naive(pool, forward, backward, shape, kernel, stride, padding):
     rng = np.random.default_rng(0)
     layer = pool(kernel, stride, padding)
     x = rng.standard_normal(shape).astype(np.float32)
     out = layer.forward(x, training=True)
-    expected, backward = naive.pool2d(x, layer.kernel_size, layer.stride, layer.pads[::2], mode)
-    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    window = (layer.kernel_size, layer.stride, layer.pads)
+    np.testing.assert_allclose(out, forward(x, *window), rtol=1e-6, atol=1e-6)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    np.testing.assert_allclose(layer.backward(dout), backward(dout), rtol=1e-5, atol=1e-6)
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(dx, backward(x, dout, *window), rtol=1e-5, atol=1e-6)
 
 
 def test_maxpool_gives_a_tied_window_gradient_to_one_input():
@@ -70,7 +78,7 @@ def test_conv2d_matches_naive_on_drawn_shapes(n, c, h, w, k, s, p, seed):
     rng = np.random.default_rng(seed)
     layer = nc.Conv2D(c, 2, k, s, p, rng=seed)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    expected = naive.conv2d(
+    expected = reference.conv2d(
         x, layer.params["weight"], layer.params["bias"], layer.stride, layer.pads
     )
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-5, atol=1e-5)

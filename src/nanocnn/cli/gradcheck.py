@@ -17,30 +17,46 @@ from nanocnn.cli.arguments import positive_float
 
 TOLERANCE = 1e-6
 
+# The grids of shapes the geometric layers are checked over, here and in the tests.
+# Convolutions: (input shape, out channels, kernel, stride, padding), each with and without bias.
+CONV_GRID: list[tuple[tuple[int, int, int, int], int, Any, Any, Any]] = [
+    ((2, 1, 6, 6), 2, 3, 1, 0),
+    ((2, 3, 7, 7), 4, 3, 2, 1),
+    ((1, 2, 8, 5), 3, (3, 2), (2, 1), (1, 0)),
+    ((2, 2, 9, 9), 2, 4, 3, 2),  # the stride does not tile the input
+    ((1, 3, 5, 6), 2, 1, 1, 0),  # 1x1 kernel
+    ((2, 2, 6, 6), 3, 3, 1, "same"),
+    ((1, 2, 6, 7), 2, (2, 4), 1, "same"),  # even kernel: uneven padding
+    ((2, 1, 5, 5), 2, 5, 1, "valid"),  # the kernel covers the input
+]
+# Pools: (input shape, kernel, stride, padding), each for MaxPool2D and AvgPool2D.
+POOL_GRID: list[tuple[tuple[int, int, int, int], Any, Any, Any]] = [
+    ((2, 2, 6, 6), 2, None, 0),
+    ((2, 3, 7, 7), 2, None, 0),  # odd size: the last row and column are dropped
+    ((1, 2, 7, 7), 3, 2, 1),  # overlapping windows with padding
+    ((2, 1, 6, 5), (3, 2), (1, 2), (1, 1)),
+    ((1, 2, 5, 5), 3, 1, 0),  # heavy overlap
+]
+# Dense: (batch, in features, out features), each with and without bias.
+DENSE_GRID: list[tuple[int, int, int]] = [(1, 1, 1), (4, 7, 3), (5, 16, 10)]
+
 # (layer type, positional constructor arguments, input shape): every type in LAYER_TYPES.
 LAYER_GRID: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
-    # Conv2D(in, out, kernel, stride, padding, bias)
-    ("Conv2D", (1, 2, 3), (2, 1, 6, 6)),
-    ("Conv2D", (3, 4, 3, 2, 1), (2, 3, 7, 7)),
-    ("Conv2D", (2, 3, (3, 2), (2, 1), (1, 0)), (1, 2, 8, 5)),
-    ("Conv2D", (2, 2, 4, 3, 2), (2, 2, 9, 9)),  # the stride does not tile the input
-    ("Conv2D", (3, 2, 1), (1, 3, 5, 6)),  # 1x1 kernel
-    ("Conv2D", (2, 3, 3, 1, "same"), (2, 2, 6, 6)),
-    ("Conv2D", (2, 2, (2, 4), 1, "same"), (1, 2, 6, 7)),  # even kernel: uneven padding
-    ("Conv2D", (1, 2, 5, 1, 0, False), (2, 1, 5, 5)),  # the kernel covers the input
-    # pools (kernel, stride, padding)
-    ("MaxPool2D", (2,), (2, 2, 6, 6)),
-    ("MaxPool2D", (2,), (2, 3, 7, 7)),  # odd size: the last row and column are dropped
-    ("MaxPool2D", (3, 2, 1), (1, 2, 7, 7)),  # overlapping windows, padding
-    ("MaxPool2D", ((3, 2), (1, 2), (1, 1)), (2, 1, 6, 5)),
-    ("AvgPool2D", (2,), (2, 2, 6, 6)),
-    ("AvgPool2D", (2,), (2, 3, 7, 7)),
-    ("AvgPool2D", (3, 2, 1), (1, 2, 7, 7)),
-    ("AvgPool2D", ((3, 2), (1, 2), (1, 1)), (2, 1, 6, 5)),
-    # Dense(in, out, bias)
-    ("Dense", (1, 1), (1, 1)),
-    ("Dense", (7, 3), (4, 7)),
-    ("Dense", (16, 10, False), (5, 16)),
+    *(
+        ("Conv2D", (shape[1], out_channels, kernel, stride, padding, bias), shape)
+        for shape, out_channels, kernel, stride, padding in CONV_GRID
+        for bias in (True, False)
+    ),
+    *(
+        (pool, (kernel, stride, padding), shape)
+        for pool in ("MaxPool2D", "AvgPool2D")
+        for shape, kernel, stride, padding in POOL_GRID
+    ),
+    *(
+        ("Dense", (fan_in, fan_out, bias), (n, fan_in))
+        for n, fan_in, fan_out in DENSE_GRID
+        for bias in (True, False)
+    ),
     ("Flatten", (), (2, 3, 4, 4)),
     ("ReLU", (), (2, 3, 4, 4)),
     ("LeakyReLU", (0.1,), (3, 5)),

@@ -16,7 +16,7 @@ import numpy as np
 
 import nanocnn as nc
 
-NETWORKS = ("lenet", "cnn")  # preset names: nanocnn.presets.build(name, seed)
+NETWORKS = ("lenet", "cnn")  # preset names: nanocnn.presets.build(name, seed=seed)
 TITLES = {"lenet": "LeNet-5", "cnn": "CNN"}
 INPUT_SHAPE = (1, 28, 28)  # one MNIST image, (C, H, W)
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (dW and dx), each about the forward's size

@@ -105,7 +105,7 @@ def peak_rss_mb() -> float:
 
 def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
     """Run the measurements of one implementation on one network."""
-    model = presets.build(network, args.seed)
+    model = presets.build(network, seed=args.seed)
     x, y, source = load_data(args.images)
     if impl == "naive":
         naive = NaiveNetwork(model)

@@ -83,7 +83,8 @@ def load_image_folder(
     loaded = load_images(files, size, channels, progress)
     labels = np.array([label for _, label in items], np.int64)[loaded.kept]
     a, b = np.searchsorted(loaded.kept, [len(parts[0]), len(parts[0]) + len(parts[1])])
-    skipped = warn_skipped(index.root, {**index.skipped, "unreadable": loaded.unreadable})
+    all_skipped = {**index.skipped, "unreadable": loaded.unreadable}
+    skipped = warn_skipped(index.root, all_skipped, stacklevel=3)
     _check_every_class_read(index, parts[0], labels[:a], loaded.unreadable)
     kept_test = loaded.kept[b:] - len(parts[0]) - len(parts[1])
     return ImageFolder(
@@ -143,8 +144,10 @@ def stratified_split(
     return kept_positions, held_positions
 
 
-def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]]) -> int:
+def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]], stacklevel: int = 2) -> int:
     """Warn once about the entries of ``root`` skipped, by reason, naming a few; return how many.
+
+    ``stacklevel`` is ``warnings.warn``'s: 2 names the line that called this function.
 
     >>> warn_skipped(Path("pets"), {"hidden": [Path("pets/.DS_Store")]})  # doctest: +SKIP
     UserWarning: pets: skipped 1 entry: 1 hidden (.DS_Store)
@@ -160,7 +163,9 @@ def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]]) -> int:
             problems.append(f"{len(paths)} {reason} ({', '.join(names)}{more})")
     entries = "entry" if total == 1 else "entries"
     warnings.warn(
-        f"{root}: skipped {total} {entries}: {'; '.join(problems)}", UserWarning, stacklevel=2
+        f"{root}: skipped {total} {entries}: {'; '.join(problems)}",
+        UserWarning,
+        stacklevel=stacklevel,
     )
     return total
 

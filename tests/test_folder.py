@@ -381,3 +381,15 @@ def test_synthetic_folder_checks_its_arguments(tmp_path: Path) -> None:
         make_synthetic_folder(tmp_path, classes=("circle", "blob"))
     with pytest.raises(ValueError, match="formats must be"):
         make_synthetic_folder(tmp_path, formats=("jxl",))
+
+
+def test_test_set_alone_for_evaluate(shapes: Path) -> None:
+    whole = load_quietly(shapes, size=8, test_fraction=0.2, seed=2, progress="off")
+    test = load_quietly(shapes, size=8, channels=3, test_fraction=0.2, seed=2, parts=("test",))
+    assert test.x_train.shape == (0, 3, 8, 8) and test.y_train.shape == (0,)
+    assert test.x_val is None
+    np.testing.assert_array_equal(test.x_test, whole.x_test)
+    np.testing.assert_array_equal(test.y_test, whole.y_test)
+    assert test.test_files == whole.test_files and test.classes == whole.classes
+    with pytest.raises(ValueError, match="parts must be some of"):
+        load_image_folder(shapes, parts=("validation",))

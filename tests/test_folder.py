@@ -275,6 +275,14 @@ def test_refuses_other_classes_in_test_or_val(tmp_path: Path, split: str) -> Non
         scan_image_folder(tmp_path)
 
 
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_refuses_an_empty_test_or_val_folder(tmp_path: Path, split: str) -> None:
+    two_classes(tmp_path / "train")
+    (tmp_path / split / "a").mkdir(parents=True)
+    with pytest.raises(DataError, match=f"{split}: no images in its class folders"):
+        scan_image_folder(tmp_path)
+
+
 def test_refuses_more_entries_than_max_files(tmp_path: Path) -> None:
     two_classes(tmp_path, n=5)
     assert len(scan_image_folder(tmp_path, max_files=12).train) == 10

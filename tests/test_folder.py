@@ -275,6 +275,14 @@ def test_refuses_other_classes_in_test_or_val(tmp_path: Path, split: str) -> Non
         scan_image_folder(tmp_path)
 
 
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_refuses_an_empty_test_or_val_folder(tmp_path: Path, split: str) -> None:
+    two_classes(tmp_path / "train")
+    (tmp_path / split / "a").mkdir(parents=True)
+    with pytest.raises(DataError, match=f"{split}: no images in its class folders"):
+        scan_image_folder(tmp_path)
+
+
 def test_refuses_more_entries_than_max_files(tmp_path: Path) -> None:
     two_classes(tmp_path, n=5)
     assert len(scan_image_folder(tmp_path, max_files=12).train) == 10
@@ -381,3 +389,15 @@ def test_synthetic_folder_checks_its_arguments(tmp_path: Path) -> None:
         make_synthetic_folder(tmp_path, classes=("circle", "blob"))
     with pytest.raises(ValueError, match="formats must be"):
         make_synthetic_folder(tmp_path, formats=("jxl",))
+
+
+def test_test_set_alone_for_evaluate(shapes: Path) -> None:
+    whole = load_quietly(shapes, size=8, test_fraction=0.2, seed=2, progress="off")
+    test = load_quietly(shapes, size=8, channels=3, test_fraction=0.2, seed=2, parts=("test",))
+    assert test.x_train.shape == (0, 3, 8, 8) and test.y_train.shape == (0,)
+    assert test.x_val is None
+    np.testing.assert_array_equal(test.x_test, whole.x_test)
+    np.testing.assert_array_equal(test.y_test, whole.y_test)
+    assert test.test_files == whole.test_files and test.classes == whole.classes
+    with pytest.raises(ValueError, match="parts must be some of"):
+        load_image_folder(shapes, parts=("validation",))

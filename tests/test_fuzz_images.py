@@ -1,8 +1,9 @@
-"""Fuzzing the images ``nanocnn predict`` reads: every format and mode Pillow writes (CMYK,
-16-bit, float, palette, animated...), any size from 1x1, damaged files, random bytes and
-headers that claim huge sizes. Each gives an MNIST-like digit, a ``BlankImageError`` (no digit
-in it), or a ``DataError`` naming the file: never another exception, a hang or a memory
-blow-up. (``pytest --hypothesis-show-statistics`` prints the cases tried.)
+"""Fuzzing the images ``nanocnn predict`` and the image-folder loader read: every format and
+mode Pillow writes (CMYK, 16-bit, float, palette, animated...), any size from 1x1, damaged
+files, random bytes and headers that claim huge sizes. Each gives an MNIST-like digit (or a
+square uint8 image), a ``BlankImageError`` (no digit in it), or a ``DataError`` naming the
+file: never another exception, a hang or a memory blow-up. (``pytest
+--hypothesis-show-statistics`` prints the cases tried.)
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nanocnn.datasets import read_image
 from nanocnn.errors import BlankImageError, DataError
-from nanocnn.images import DEFAULT_MAX_PIXELS, open_image
+from nanocnn.images import DEFAULT_MAX_PIXELS, header_mode, open_image
 from nanocnn.preprocess import preprocess_digit
 
 Image = pytest.importorskip("PIL.Image")
@@ -216,3 +218,54 @@ def test_one_pixel_and_empty_files(tmp_path: Path, mode: str) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(DataError, match=r"empty\.png: empty"):
         preprocess_digit(tmp_path / "empty.png")
+
+
+def square_or_error(path: Path, size: int, channels: int) -> np.ndarray | DataError:
+    """What the image-folder loader makes of the file: (C, S, S) uint8, or its DataError.
+
+    The header is read first, as the loader does to count channels: it never raises.
+    """
+    mode = header_mode(path)
+    assert mode is None or isinstance(mode, str)
+    try:
+        image = read_image(path, size, channels)
+    except DataError as error:
+        assert str(path) in str(error)
+        return error
+    assert image.shape == (channels, size, size) and image.dtype == np.uint8
+    assert mode is not None  # what decodes has a header
+    return image
+
+
+@FUZZ
+@given(content=image_files(), size=st.integers(1, 40), channels=st.sampled_from([1, 3]))
+def test_loader_reads_every_format_mode_and_size(
+    tmp_path: Path, content: bytes, size: int, channels: int
+) -> None:
+    path = tmp_path / "image.img"
+    path.write_bytes(content)
+    assert isinstance(square_or_error(path, size, channels), np.ndarray)
+
+
+@FUZZ
+@given(content=image_files(), data=st.data())
+def test_loader_on_damaged_files(tmp_path: Path, content: bytes, data: st.DataObject) -> None:
+    damaged = bytearray(content)
+    cut = data.draw(st.integers(0, len(damaged) - 1), label="cut")
+    position = data.draw(st.integers(0, len(damaged) - 1), label="position")
+    damaged[position] ^= data.draw(st.integers(1, 255), label="xor")
+    path = tmp_path / "damaged.img"
+    path.write_bytes(bytes(damaged[:cut] if data.draw(st.booleans()) else damaged))
+    square_or_error(path, data.draw(st.integers(1, 16), label="size"), 3)  # no other outcome
+
+
+@settings(FUZZ, max_examples=30)
+@given(width=st.integers(8000, 2**31 - 1), height=st.integers(8000, 2**31 - 1))
+def test_loader_refuses_huge_headers_unread(tmp_path: Path, width: int, height: int) -> None:
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_claiming(width, height, 2))
+    before = peak_rss_mb()
+    assert header_mode(path) in ("RGB", None)  # Pillow's own bomb check may refuse it
+    with pytest.raises(DataError, match="too many pixels"):
+        read_image(path, 32, 3)
+    assert peak_rss_mb() - before < 50

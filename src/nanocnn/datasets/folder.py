@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ from nanocnn.datasets.image_arrays import ProgressStyle, image_channels, load_im
 from nanocnn.errors import DataError
 
 SHOWN_NAMES = 3  # file names a warning lists for each reason before "..."
+PARTS = ("train", "val", "test")
 
 
 class ImageFolder(NamedTuple):
@@ -53,6 +54,7 @@ def load_image_folder(
     seed: int = 0,
     limit: int | None = None,
     progress: ProgressStyle = "auto",
+    parts: Collection[str] = PARTS,
 ) -> ImageFolder:
     """Load the image folder ``root`` as ``size`` × ``size`` uint8 images with class indices.
 
@@ -61,6 +63,8 @@ def load_image_folder(
     ``stratified_split``). ``limit`` keeps at most that many images of each of train, val and
     test, a random subset drawn with ``seed`` (for quick trials). All images are decoded into
     one preallocated uint8 array (see ``load_images``), of which the three sets are views.
+    ``parts`` are the sets to decode, e.g. ``("test",)`` to evaluate a model (pass its
+    ``channels`` then); the others come back empty, (0, C, S, S) and (0,), or None for val.
 
     Warns once about every entry skipped (hidden, not an image, unreadable...). Raises
     ``DataError`` naming the folder when ``scan_image_folder`` does, when there is no training
@@ -70,33 +74,38 @@ def load_image_folder(
         raise ValueError(f"channels must be 1, 3 or None, not {channels}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1 or None, not {limit}")
+    if not parts or set(parts) - set(PARTS):
+        raise ValueError(f"parts must be some of {PARTS}, not {tuple(parts)}")
     index = scan_image_folder(root)
     train, test = train_test_items(index, test_fraction, seed)
-    if not train:
+    if not train and "train" in parts:
         raise DataError(f"{index.root}: no training images (expected {index.root}/train/<class>)")
-    parts = [train, index.val, test]
+    found = {"train": train, "val": index.val, "test": test}
+    chosen = [found[name] if name in parts else () for name in PARTS]  # train, val, test
     if limit is not None:
-        parts = [_subset(items, limit, seed) for items in parts]
-    items = [item for part in parts for item in part]
+        chosen = [_subset(items, limit, seed) for items in chosen]
+    items = [item for part in chosen for item in part]
     files = [path for path, _ in items]
     channels = channels or image_channels(files)
     loaded = load_images(files, size, channels, progress)
     labels = np.array([label for _, label in items], np.int64)[loaded.kept]
-    a, b = np.searchsorted(loaded.kept, [len(parts[0]), len(parts[0]) + len(parts[1])])
-    skipped = warn_skipped(index.root, {**index.skipped, "unreadable": loaded.unreadable})
-    _check_every_class_read(index, parts[0], labels[:a], loaded.unreadable)
-    kept_test = loaded.kept[b:] - len(parts[0]) - len(parts[1])
+    a, b = np.searchsorted(loaded.kept, [len(chosen[0]), len(chosen[0]) + len(chosen[1])])
+    all_skipped = {**index.skipped, "unreadable": loaded.unreadable}
+    skipped = warn_skipped(index.root, all_skipped, stacklevel=3)
+    _check_every_class_read(index, chosen[0], labels[:a], loaded.unreadable)
+    kept_test = loaded.kept[b:] - len(chosen[0]) - len(chosen[1])
+    has_val = bool(index.val) and "val" in parts
     return ImageFolder(
         x_train=loaded.x[:a],
         y_train=labels[:a],
-        x_val=loaded.x[a:b] if index.val else None,
-        y_val=labels[a:b] if index.val else None,
+        x_val=loaded.x[a:b] if has_val else None,
+        y_val=labels[a:b] if has_val else None,
         x_test=loaded.x[b:],
         y_test=labels[b:],
         classes=index.classes,
         channels=channels,
         skipped=skipped,
-        test_files=tuple(parts[2][i][0] for i in kept_test),
+        test_files=tuple(chosen[2][i][0] for i in kept_test),
     )
 
 
@@ -143,8 +152,10 @@ def stratified_split(
     return kept_positions, held_positions
 
 
-def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]]) -> int:
+def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]], stacklevel: int = 2) -> int:
     """Warn once about the entries of ``root`` skipped, by reason, naming a few; return how many.
+
+    ``stacklevel`` is ``warnings.warn``'s: 2 names the line that called this function.
 
     >>> warn_skipped(Path("pets"), {"hidden": [Path("pets/.DS_Store")]})  # doctest: +SKIP
     UserWarning: pets: skipped 1 entry: 1 hidden (.DS_Store)
@@ -160,7 +171,9 @@ def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]]) -> int:
             problems.append(f"{len(paths)} {reason} ({', '.join(names)}{more})")
     entries = "entry" if total == 1 else "entries"
     warnings.warn(
-        f"{root}: skipped {total} {entries}: {'; '.join(problems)}", UserWarning, stacklevel=2
+        f"{root}: skipped {total} {entries}: {'; '.join(problems)}",
+        UserWarning,
+        stacklevel=stacklevel,
     )
     return total
 

@@ -53,8 +53,8 @@ def scan_image_folder(root: str | os.PathLike[str], *, max_files: int = MAX_FILE
     """Scan ``root`` in either layout (see the module) and return what it holds, unread.
 
     Raises ``DataError`` naming the folder when it is missing, holds no image, has fewer than
-    two classes, its val/ or test/ classes differ from train/'s, or it has more than
-    ``max_files`` entries.
+    two classes, has a val/ or test/ folder without images or with classes other than
+    train/'s, or has more than ``max_files`` entries.
     """
     root = Path(root)
     if not root.is_dir():
@@ -81,6 +81,8 @@ def scan_image_folder(root: str | os.PathLike[str], *, max_files: int = MAX_FILE
             "a classifier needs at least two, one folder of images per class"
         )
     for name, found in parts.items():
+        if not found and name != "train":  # an empty train/ is for ``load_image_folder`` to judge
+            raise DataError(f"{root / name}: no images in its class folders")
         if found and tuple(sorted(found)) != classes:
             _refuse_other_classes(root / name, classes, sorted(found))
     label = {name: k for k, name in enumerate(classes)}

@@ -116,13 +116,15 @@ def _draw(shape: Callable[..., None], rng: np.random.Generator, sizes: tuple[int
     Image = require("PIL.Image", extra="cli")
     ImageDraw = require("PIL.ImageDraw", extra="cli")
     width, height = (int(v) for v in rng.integers(sizes[0], sizes[1], size=2, endpoint=True))
-    background = rng.integers(0, 256, size=3)
-    foreground = (background + rng.integers(80, 177, size=3)) % 256  # far from the background
-    noise = rng.integers(-20, 21, size=(height, width, 3))
+    dark = rng.integers(0, 100, size=3)
+    light = rng.integers(156, 256, size=3)
+    # One dark and one light colour, so the shape stands out in grayscale too.
+    background, foreground = (dark, light) if rng.random() < 0.5 else (light, dark)
+    noise = rng.integers(-15, 16, size=(height, width, 3))
     pixels = np.clip(background + noise, 0, 255).astype(np.uint8)  # (H, W, 3)
     image = Image.fromarray(pixels)
     side = min(width, height)
-    r = rng.uniform(0.25, 0.4) * side
+    r = rng.uniform(0.3, 0.42) * side
     cy, cx = (height / 2, width / 2) + rng.uniform(-0.08, 0.08, size=2) * side
     shape(ImageDraw.Draw(image), cy, cx, r, tuple(int(v) for v in foreground))
     return image

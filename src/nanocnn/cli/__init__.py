@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.debug:
         warnings.filterwarnings("ignore", module=r"PIL\.")
+        warnings.formatwarning = one_line_warning
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -43,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nanocnn {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def one_line_warning(message: Warning | str, *args: object, **kwargs: object) -> str:
+    """A warning as the command line shows it: one line, without the code that warned."""
+    return f"nanocnn: warning: {message}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:

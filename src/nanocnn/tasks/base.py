@@ -13,7 +13,7 @@ the model's input with the normalisation recorded in the model's metadata, batch
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -152,11 +152,3 @@ def predict_samples(model: Sequential, samples: np.ndarray, chunk: int = 500) ->
 def image_name(image: ImageSource, index: int) -> str:
     """How messages call an image: its path, or its position among the images given."""
     return str(image) if isinstance(image, (str, os.PathLike)) else f"image {index}"
-
-
-def check_class_names(names: Sequence[str], count: int, source: str) -> list[str]:
-    """``names`` if there is one per class (``count``), else a ``ValueError`` naming ``source``."""
-    names = [str(name) for name in names]
-    if len(names) != count:
-        raise ValueError(f"{source} gives {len(names)} class names for {count} classes")
-    return names

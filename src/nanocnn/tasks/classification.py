@@ -48,10 +48,9 @@ class ClassificationTask(Task):
         if out is not None:
             confusion = np.array(report["confusion_matrix"])
             plots.plot_confusion_matrix(confusion, out / "confusion_matrix.png", names)
-            wrong = predicted != y
             plots.plot_misclassified(
-                x[wrong], y[wrong], predicted[wrong], out / "misclassified.png",
-                probabilities=probabilities[wrong], class_names=names,
+                x, y, predicted, out / "misclassified.png",
+                probabilities=probabilities, class_names=names,
             )  # fmt: skip
             plots.plot_filters(first_layer_filters(model), out / "filters.png")
         return report

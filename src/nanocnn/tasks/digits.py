@@ -21,11 +21,11 @@ import numpy as np
 
 from nanocnn import augment
 from nanocnn.datasets.image_arrays import read_image
-from nanocnn.datasets.mnist import load_mnist, read_class_names
+from nanocnn.datasets.mnist import check_class_names, load_mnist, read_class_names
 from nanocnn.images import ImageSource
 from nanocnn.model import Sequential
 from nanocnn.preprocess import preprocess_digit
-from nanocnn.tasks.base import Option, Pair, TaskData, check_class_names
+from nanocnn.tasks.base import Option, Pair, TaskData
 from nanocnn.tasks.classification import ClassificationTask
 
 if TYPE_CHECKING:
@@ -50,25 +50,30 @@ class Digits(ClassificationTask):
         data = load_mnist(options.data_dir)
         x_train, y_train = data.x_train[: options.limit], data.y_train[: options.limit]
         x_test, y_test = data.x_test[: options.limit], data.y_test[: options.limit]
-        classes = self.class_names(options, int(max(y_train.max(), y_test.max())) + 1)
         source = "MNIST" if options.data_dir is None else str(options.data_dir)
         return TaskData(
             train=(x_train, y_train),
             test=(x_test, y_test),
             validation=None,
-            metadata={"input_shape": list(x_train.shape[1:]), "classes": classes},
+            metadata={
+                "input_shape": list(x_train.shape[1:]),
+                "classes": self.class_names(options, data.y_train),
+            },
             description=f"{source} images",
         )
 
-    def class_names(self, options: TrainOptions, count: int) -> list[str]:
-        """``--class-names``, else the data folder's classes.txt, else "0", "1"..."""
+    def class_names(self, options: TrainOptions, labels: np.ndarray) -> list[str]:
+        """``--class-names``, else the data folder's classes.txt, else "0", "1"... for the
+        classes 0..K-1 of the training ``labels``."""
         given = options.task_options["class_names"]
         if given:
-            return check_class_names(given.split(","), count, "--class-names")
-        from_file = read_class_names(options.data_dir) if options.data_dir else None
-        if from_file is not None:
-            return check_class_names(from_file, count, f"{options.data_dir}/classes.txt")
-        return [str(k) for k in range(count)]
+            names, source = [name.strip() for name in given.split(",")], "--class-names"
+        elif options.data_dir and (names := read_class_names(options.data_dir)) is not None:
+            source = str(options.data_dir / "classes.txt")
+        else:
+            return [str(k) for k in range(int(labels.max()) + 1)]
+        check_class_names(names, labels, source)
+        return names
 
     def augment(self, data: TaskData) -> Augment | None:
         return augment.digits()

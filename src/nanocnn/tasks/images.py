@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from nanocnn import augment
-from nanocnn.datasets.folder import load_image_folder, train_test_items
-from nanocnn.datasets.folder_scan import scan_image_folder
-from nanocnn.datasets.image_arrays import channel_stats, load_images, read_image
+from nanocnn.datasets.folder import load_image_folder
+from nanocnn.datasets.image_arrays import channel_stats, read_image
 from nanocnn.images import ImageSource
 from nanocnn.model import Sequential
 from nanocnn.tasks.base import Option, Pair, TaskData, input_converter
@@ -63,6 +62,7 @@ class Images(ClassificationTask):
             progress=options.progress,
         )  # fmt: skip
         mean, std = channel_stats(folder.x_train)
+        std = np.maximum(std, 1 / 255)  # a channel of one value: no division by zero
         validation = None if folder.x_val is None else (folder.x_val, folder.y_val)
         return TaskData(
             train=(folder.x_train, folder.y_train),
@@ -89,20 +89,19 @@ class Images(ClassificationTask):
         that the model's training run held out (the split recorded in its metadata)."""
         if data_dir is None:
             raise ValueError("evaluating an images model needs --data-dir: its picture folder")
-        index = scan_image_folder(data_dir)
-        if list(index.classes) != model.metadata.get("classes"):
+        split = model.metadata.get("test_split", {})
+        channels, size, _ = model.metadata["input_shape"]
+        folder = load_image_folder(
+            data_dir, size, channels=channels, parts=("test",),
+            test_fraction=split.get("fraction", TEST_FRACTION),
+            seed=split.get("seed", SPLIT_SEED),
+        )  # fmt: skip
+        if list(folder.classes) != model.metadata.get("classes"):
             raise ValueError(
-                f"{data_dir} holds the classes {list(index.classes)}, the model was trained "
+                f"{data_dir} holds the classes {list(folder.classes)}, the model was trained "
                 f"on {model.metadata.get('classes')}"
             )
-        split = model.metadata.get("test_split", {})
-        _, test = train_test_items(
-            index, split.get("fraction", TEST_FRACTION), split.get("seed", SPLIT_SEED)
-        )
-        channels, size, _ = model.metadata["input_shape"]
-        loaded = load_images([path for path, _ in test], size, channels)
-        labels = np.array([label for _, label in test], np.int64)[loaded.kept]
-        return loaded.x, labels
+        return folder.x_test, folder.y_test
 
     def prepare(self, model: Sequential, image: ImageSource) -> np.ndarray:
         """The picture read as the training pictures were (cropped, resized, normalised)."""

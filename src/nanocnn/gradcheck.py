@@ -55,10 +55,12 @@ def gradcheck(
 ) -> dict[str, float]:
     """Relative errors of ``layer``'s backward: ``{"x": ..., "<param>": ...}``.
 
-    The layer is copied and converted to float64 (the original is untouched). Every
-    evaluation runs on a fresh copy, so a random layer (Dropout) draws the same mask each time
-    and a BatchNorm's running statistics do not drift. ``dout`` defaults to a random upstream
-    gradient of the output's shape.
+    ``training=False`` checks the gradients of an inference pass (``forward(x, keep=True)``:
+    BatchNorm with its running statistics, Dropout as the identity). The layer is copied and
+    converted to float64 (the original is untouched). Every evaluation runs on a fresh copy,
+    so a random layer (Dropout) draws the same mask each time and a BatchNorm's running
+    statistics do not drift. ``dout`` defaults to a random upstream gradient of the output's
+    shape.
     """
     layer = copy.deepcopy(layer).astype(np.float64)
     x = np.array(x, dtype=np.float64)
@@ -73,7 +75,8 @@ def gradcheck(
         return float(np.sum(copy.deepcopy(layer).forward(x, training=training) * dout))
 
     analytic = copy.deepcopy(layer)
-    analytic.forward(x, training=training)
+    kept = {} if training else {"keep": True}  # a training pass always keeps its cache
+    analytic.forward(x, training=training, **kept)
     errors = {"x": relative_error(analytic.backward(dout), numerical_gradient(objective, x, eps))}
     for name, param in layer.params.items():
         errors[name] = relative_error(

@@ -11,6 +11,7 @@ import pytest
 
 import nanocnn as nc
 from nanocnn.training import (
+    History,
     Callback,
     CosineLR,
     EarlyStopping,
@@ -242,3 +243,12 @@ def test_history_files(tmp_path):
     history.to_csv(tmp_path / "h.csv")
     assert json.loads((tmp_path / "h.json").read_text())[1]["epoch"] == 2
     assert (tmp_path / "h.csv").read_text().splitlines()[0].startswith("epoch,loss,accuracy")
+
+
+def test_history_names_the_known_columns_for_a_misspelled_key():
+    history = History([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4, "val_loss": 0.6}])
+    assert history["val_loss"] == [0.6] and "val_loss" in history
+    with pytest.raises(KeyError, match=r"'val_los'.*'epoch', 'loss', 'val_loss'"):
+        history["val_los"]
+    with pytest.raises(KeyError, match="no epoch logged yet"):
+        History()["loss"]

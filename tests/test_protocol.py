@@ -89,7 +89,7 @@ def test_saving_an_unregistered_layer_says_how_to_register_it(tmp_path):
 
 
 def test_a_name_clash_is_refused_and_a_redefinition_replaces():
-    with pytest.raises(ValueError, match="that name is nanocnn.layers.conv.Conv2D's"):
+    with pytest.raises(ValueError, match=r"that name is nanocnn\.layers\.conv\.Conv2D's"):
         nc.register_layer(type("Conv2D", (nc.Layer,), {}))
     nc.register_layer(Scale)
     redefined = type("Scale", (Scale,), {"__module__": Scale.__module__})

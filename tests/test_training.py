@@ -11,10 +11,10 @@ import pytest
 
 import nanocnn as nc
 from nanocnn.training import (
-    History,
     Callback,
     CosineLR,
     EarlyStopping,
+    History,
     ModelCheckpoint,
     ReduceLROnPlateau,
     StepLR,

@@ -115,6 +115,15 @@ def test_colour_and_transparent_inputs(tmp_path: Path) -> None:
     np.testing.assert_allclose(preprocess_digit(path), expected, atol=1e-6)
 
 
+def test_white_strokes_on_transparency_read_as_a_digit(tmp_path: Path) -> None:
+    """Light ink on a transparent canvas would vanish on white paper: it goes on black."""
+    canvas = np.full((280, 280, 4), 255, np.uint8)  # white strokes on transparency
+    canvas[..., 3] = 255 - draw_seven()
+    path = tmp_path / "white-seven.png"
+    Image.fromarray(canvas).save(path)
+    np.testing.assert_allclose(preprocess_digit(path), preprocess_digit(draw_seven()), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "image",
     [

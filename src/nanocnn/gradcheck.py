@@ -77,7 +77,10 @@ def gradcheck(
     analytic = copy.deepcopy(layer)
     kept = {} if training else {"keep": True}  # a training pass always keeps its cache
     analytic.forward(x, training=training, **kept)
-    errors = {"x": relative_error(analytic.backward(dout), numerical_gradient(objective, x, eps))}
+    dx = analytic.backward(dout)
+    if dx is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward() returned no input gradient")
+    errors = {"x": relative_error(dx, numerical_gradient(objective, x, eps))}
     for name, param in layer.params.items():
         errors[name] = relative_error(
             analytic.grads[name], numerical_gradient(objective, param, eps)

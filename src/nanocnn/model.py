@@ -434,14 +434,18 @@ def _backward(layers: list[Layer], dout: np.ndarray, input_grad: bool) -> np.nda
     if not input_grad:
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
         layers = layers[first:]
-    grad: np.ndarray | None = dout
     for index, layer in enumerate(reversed(layers)):
-        last = not input_grad and index == len(layers) - 1  # the first layer with parameters
-        if last and accepts(layer.backward, "input_grad"):
-            layer.backward(grad, input_grad=False)
-        else:
-            grad = layer.backward(grad)
-    return grad if input_grad else None
+        if not input_grad and index == len(layers) - 1:  # the first layer with parameters
+            if accepts(layer.backward, "input_grad"):
+                layer.backward(dout, input_grad=False)
+            else:
+                layer.backward(dout)
+            return None
+        dx = layer.backward(dout)
+        if dx is None:
+            raise RuntimeError(f"{type(layer).__name__}.backward() returned no input gradient")
+        dout = dx
+    return dout if input_grad else None
 
 
 def _select(out: np.ndarray, target: int | np.ndarray | None) -> np.ndarray:

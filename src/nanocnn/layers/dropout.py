@@ -32,8 +32,8 @@ class Dropout(Layer):
         if not training or self.p == 0.0:
             self._mask = np.ones((), dtype=x.dtype) if training or keep else None
             return x
-        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-        self._mask = keep * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
+        kept = self.rng.random(x.shape, dtype=x.dtype) >= self.p
+        self._mask = kept * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
         return x * self._mask
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:

@@ -277,7 +277,8 @@ class Sequential:
             try:
                 layers.append(build_layer(spec))
             except (TypeError, ValueError) as error:
-                raise type(error)(f"layer {index} ({spec.get('type')}): {error}") from error
+                kind = TypeError if isinstance(error, TypeError) else ValueError
+                raise kind(f"layer {index} ({spec.get('type')}): {error}") from error
         return cls(*layers)
 
     def summary(self, input_shape: tuple[int, ...]) -> str:

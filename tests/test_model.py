@@ -248,3 +248,8 @@ def test_a_wrong_image_size_is_the_model_s_error_with_the_shape_it_expects():
         model.predict(x)
     with pytest.raises(ValueError, match=r"the model expects input \(N, 1, 28, 28\)"):
         model.forward(x)
+
+
+def test_calling_the_model_runs_forward():
+    model, x = lenet(), np.ones((2, 1, 28, 28), np.float32)
+    np.testing.assert_array_equal(model(x), model.forward(x))

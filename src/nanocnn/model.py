@@ -84,6 +84,8 @@ class Sequential:
         """
         return self._forward(self.layers, x, training, keep)
 
+    __call__ = forward
+
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``dout`` (the loss gradient of the output of the last ``forward``
         with ``training`` or ``keep``) through the layers in reverse; fills every ``grads``

@@ -1,5 +1,6 @@
 """Every layer's backward against central differences in float64, over a grid of shapes,
-kernel sizes, strides and paddings (including sizes where the windows do not tile the input)."""
+kernel sizes, strides and paddings (including sizes where the windows do not tile the input),
+in training mode and in inference mode (``forward(x, keep=True)``)."""
 
 from __future__ import annotations
 
@@ -20,25 +21,29 @@ def random(shape, seed=1):
 
 @pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d(shape, out_channels, kernel, stride, padding, bias):
+@pytest.mark.parametrize("training", [True, False])
+def test_conv2d(shape, out_channels, kernel, stride, padding, bias, training):
     layer = nc.Conv2D(shape[1], out_channels, kernel, stride, padding, bias=bias, rng=1)
     layer.params = {k: v + random(v.shape, 2) * 0.1 for k, v in layer.params.items()}
-    errors = nc.gradcheck(layer, random(shape))
+    errors = nc.gradcheck(layer, random(shape), training=training)
     assert set(errors) == {"x", "weight", *(["bias"] if bias else [])}
     assert max(errors.values()) < TOLERANCE, errors
 
 
 @pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), POOL_GRID)
 @pytest.mark.parametrize("pool", [nc.MaxPool2D, nc.AvgPool2D])
-def test_pool2d(pool, shape, kernel, stride, padding):
-    errors = nc.gradcheck(pool(kernel, stride, padding), random(shape))
+@pytest.mark.parametrize("training", [True, False])
+def test_pool2d(pool, shape, kernel, stride, padding, training):
+    errors = nc.gradcheck(pool(kernel, stride, padding), random(shape), training=training)
     assert errors["x"] < TOLERANCE, errors
 
 
 @pytest.mark.parametrize(("n", "fan_in", "fan_out"), DENSE_GRID)
 @pytest.mark.parametrize("bias", [True, False])
-def test_dense(n, fan_in, fan_out, bias):
-    errors = nc.gradcheck(nc.Dense(fan_in, fan_out, bias=bias, rng=0), random((n, fan_in)))
+@pytest.mark.parametrize("training", [True, False])
+def test_dense(n, fan_in, fan_out, bias, training):
+    layer = nc.Dense(fan_in, fan_out, bias=bias, rng=0)
+    errors = nc.gradcheck(layer, random((n, fan_in)), training=training)
     assert max(errors.values()) < TOLERANCE, errors
 
 
@@ -48,14 +53,20 @@ def test_dense(n, fan_in, fan_out, bias):
     ids=repr,
 )
 @pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4, 4)])
-def test_parameterless(layer, shape):
-    errors = nc.gradcheck(layer, random(shape) * 3)
+@pytest.mark.parametrize("training", [True, False])
+def test_parameterless(layer, shape, training):
+    errors = nc.gradcheck(layer, random(shape) * 3, training=training)
     assert errors["x"] < TOLERANCE, errors
 
 
-def test_dropout_in_training_uses_its_mask():
-    errors = nc.gradcheck(nc.Dropout(0.4, rng=3), random((4, 10)))
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_uses_its_mask_in_training_and_is_the_identity_in_inference(training):
+    layer = nc.Dropout(0.4, rng=3)
+    x, dout = random((4, 10)), random((4, 10), 2)
+    errors = nc.gradcheck(layer, x, dout, training=training)
     assert errors["x"] < TOLERANCE, errors
+    layer.forward(x, training=training, keep=True)
+    assert np.array_equal(layer.backward(dout), dout) != training
 
 
 @pytest.mark.parametrize(
@@ -67,20 +78,9 @@ def test_dropout_in_training_uses_its_mask():
 def test_batchnorm(layer, shape, training):
     layer.params = {k: v + random(v.shape, 5) for k, v in layer.params.items()}
     layer.buffers["running_var"] = layer.buffers["running_var"] + 0.5
-    if training:
-        errors = nc.gradcheck(layer, random(shape) * 2 + 1)
-    else:
-        # In inference mode BatchNorm is an affine map; its backward is checked through the
-        # training-mode cache, so compare against the closed form instead.
-        x = random(shape)
-        layer64 = layer.astype(np.float64)
-        out = layer64.forward(x, training=False)
-        scale = layer64.params["weight"] / np.sqrt(layer64.buffers["running_var"] + layer64.eps)
-        expected = (x - layer64._per_feature(layer64.buffers["running_mean"])) * (
-            layer64._per_feature(scale)
-        ) + layer64._per_feature(layer64.params["bias"])
-        np.testing.assert_allclose(out, expected, rtol=1e-12)
-        return
+    layer.buffers["running_mean"] = layer.buffers["running_mean"] + 0.3
+    errors = nc.gradcheck(layer, random(shape) * 2 + 1, training=training)
+    assert set(errors) == {"x", "weight", "bias"}
     assert max(errors.values()) < TOLERANCE, errors
 
 
@@ -144,34 +144,65 @@ def test_backward_without_the_input_gradient_fills_the_same_grads(layers):
         np.testing.assert_array_equal(grads[1][name], grad, err_msg=name)
 
 
-def test_relu_before_maxpool_runs_after_it_with_the_same_values_and_gradients():
-    """Sequential runs a ReLU that precedes a MaxPool2D after the pool, on fewer numbers; the
-    output, every parameter gradient and the input gradient must be exactly those of the
-    layers run in the written order, also for windows that are all negative or tied at 0."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
+def relu_pool_layers():
+    conv, dense = nc.Conv2D(2, 3, 3, padding=1, rng=1), nc.Dense(12, 4, rng=2)
+    pools = [nc.MaxPool2D(2), nc.MaxPool2D(3, 1, 1), nc.MaxPool2D(2)]
+    return [nc.ReLU(), pools[0], conv, nc.ReLU(), pools[1], pools[2], nc.Flatten(), dense]
+
+
+def relu_pool_input():
+    """Windows that are all negative or tied at 0 included."""
+    x = random((3, 2, 8, 8)).astype(np.float32)
     x[0, :, :4, :4] = -np.abs(x[0, :, :4, :4])  # all-negative windows
     x[1, :, :4] = 0.0  # windows tied at zero
+    return x
 
-    def layers():
-        conv, dense = nc.Conv2D(2, 3, 3, padding=1, rng=1), nc.Dense(12, 4, rng=2)
-        pools = [nc.MaxPool2D(2), nc.MaxPool2D(3, 1, 1), nc.MaxPool2D(2)]
-        return [nc.ReLU(), pools[0], conv, nc.ReLU(), pools[1], pools[2], nc.Flatten(), dense]
 
-    model = nc.Sequential(*layers())
-    out = model.forward(x, training=True)
-    dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx = model.backward(dout)
+def run_written_order(layers, x, dout):
+    """The layers' own forward and backward, one by one, as a user's loop would."""
+    out = x
+    for layer in layers:
+        out = layer.forward(out, training=True)
+    dx = dout
+    for layer in reversed(layers):
+        dx = layer.backward(dx)
+    return out, dx
 
-    written = layers()
-    expected = x
-    for layer in written:
-        expected = layer.forward(expected, training=True)
-    expected_dx = dout
-    for layer in reversed(written):
-        expected_dx = layer.backward(expected_dx)
+
+def test_fast_forward_and_backward_give_the_written_order_s_values_and_gradients():
+    """fast_forward runs a ReLU that precedes a MaxPool2D after the pool, on fewer numbers;
+    the output, every parameter gradient and the input gradient must be exactly those of the
+    layers run in the written order."""
+    x = relu_pool_input()
+    model = nc.Sequential(*relu_pool_layers())
+    out = model.fast_forward(x, training=True)
+    dout = random(out.shape, 3).astype(np.float32)
+    dx = model.fast_backward(dout)
+
+    written = relu_pool_layers()
+    expected, expected_dx = run_written_order(written, x, dout)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(dx, expected_dx)
+    np.testing.assert_array_equal(model.predict(x), expected)
     for layer, reference in zip(model, written, strict=True):
         for name, grad in layer.grads.items():
             np.testing.assert_array_equal(grad, reference.grads[name])
+
+
+def test_a_loop_over_the_layers_then_model_backward_works():
+    """No hidden order: ``forward``/``backward`` run the layers as written, so a user's own
+    loop over ``model`` pairs with ``model.backward`` (and the other way round)."""
+    x = relu_pool_input()
+    model = nc.Sequential(*relu_pool_layers())
+    out = x
+    for layer in model:
+        out = layer.forward(out, training=True)
+    dout = random(out.shape, 3).astype(np.float32)
+    dx = model.backward(dout)
+    _, expected_dx = run_written_order(relu_pool_layers(), x, dout)
+    np.testing.assert_array_equal(dx, expected_dx)
+
+    model.forward(x, training=True)
+    for layer in reversed(model.layers):
+        dout = layer.backward(dout)
+    np.testing.assert_array_equal(dout, expected_dx)

@@ -63,6 +63,17 @@ def test_gray_alpha_is_composited_over_white(tmp_path: Path) -> None:
     assert (result[:, :2] == 0).all() and (result[:, 2:] == 255).all()
 
 
+def test_light_drawing_on_transparency_goes_on_black_a_mostly_opaque_one_on_white(
+    tmp_path: Path,
+) -> None:
+    drawing = np.zeros((4, 4, 4), np.uint8)
+    drawing[1, :, :] = 255  # one opaque white row: a light stroke on a transparent canvas
+    assert (open_image(save(Image.fromarray(drawing), tmp_path / "stroke.png"))[0] == 0).all()
+    picture = np.full((4, 4, 4), 255, np.uint8)
+    picture[0, :, 3] = 0  # a light picture, its top row transparent: kept on white
+    assert (open_image(save(Image.fromarray(picture), tmp_path / "picture.png")) == 255).all()
+
+
 def test_rgba_is_composited_over_white(tmp_path: Path) -> None:
     array = np.zeros((2, 2, 4), np.uint8)
     array[0, 0] = (255, 0, 0, 255)

@@ -65,3 +65,54 @@ def test_bad_targets(loss, pred, target, message):
 def test_backward_before_forward():
     with pytest.raises(RuntimeError, match="before forward"):
         nc.MSELoss().backward()
+
+
+def naive_bce(logits, target, pos_weight=1.0):
+    """Binary cross-entropy from its definition, through the sigmoid (fine at small logits)."""
+    p = 1 / (1 + np.exp(-logits))
+    return -np.mean(pos_weight * target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+@pytest.mark.parametrize("pos_weight", [1.0, 3.0])
+@pytest.mark.parametrize("shape", [(5,), (5, 1)])
+def test_bce_with_logits_value_and_gradient(shape, pos_weight):
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal(shape) * 3
+    target = rng.integers(0, 2, 5).astype(np.float64)  # (N,), also against (N, 1) logits
+    target[0] = 0.3  # soft targets are allowed, as in PyTorch
+    loss = nc.BCEWithLogitsLoss(pos_weight)
+    value = loss.forward(logits, target)
+    assert value == pytest.approx(naive_bce(logits.reshape(-1), target, pos_weight))
+    assert loss.backward().shape == shape
+    assert nc.gradcheck_loss(loss, logits, target) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_is_stable_at_huge_logits(dtype):
+    logits = np.array([1e4, -1e4, 1e4, -1e4], dtype=dtype)
+    loss = nc.BCEWithLogitsLoss()
+    assert loss.forward(logits, np.array([1.0, 0.0, 0.0, 1.0])) == pytest.approx(1e4 / 2)
+    grad = loss.backward()
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, [0, 0, 0.25, -0.25])
+
+
+def test_bce_with_logits_matches_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch parity: pip install torch")
+    rng = np.random.default_rng(1)
+    logits, target = rng.standard_normal((7, 1)) * 4, rng.uniform(0, 1, (7, 1))
+    z = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.5]))(z, torch.tensor(target))
+    expected.backward()
+    loss = nc.BCEWithLogitsLoss(pos_weight=2.5)
+    assert loss.forward(logits, target) == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), z.grad.numpy(), rtol=1e-12)
+
+
+def test_bce_with_logits_refuses_bad_targets():
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        nc.BCEWithLogitsLoss().forward(np.zeros(3), np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="expected target of shape"):
+        nc.BCEWithLogitsLoss().forward(np.zeros((3, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="pos_weight must be positive"):
+        nc.BCEWithLogitsLoss(0)

@@ -257,3 +257,14 @@ def test_regression_rejects_bad_input(y_true: list, y_pred: list, match: str) ->
     for metric in (metrics.mae, metrics.rmse, metrics.r2_score, metrics.regression_report):
         with pytest.raises(ValueError, match=match):
             metric(y_true, y_pred)
+
+
+def test_binary_accuracy_reads_the_sign_of_the_logits():
+    binary_accuracy = metrics.binary_accuracy
+    y = np.array([1, 0, 1, 0])
+    assert binary_accuracy(y, np.array([2.0, -1.0, -0.5, 0.0])) == 0.75  # 0 predicts 0
+    assert binary_accuracy(y, np.array([[3.0], [-3.0], [0.1], [-0.1]])) == 1.0
+    with pytest.raises(ValueError, match="binary labels"):
+        binary_accuracy(np.array([0, 2]), np.zeros(2))
+    with pytest.raises(ValueError, match="same length"):
+        binary_accuracy(y, np.zeros(3))

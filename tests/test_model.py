@@ -156,3 +156,97 @@ def test_overfits_64_samples():
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError, match="item 1"):
         nc.Sequential(nc.ReLU(), "relu")
+
+
+# ------------------------------------------------- surprises a new user met (issue 12)
+
+
+def test_a_model_that_builds_also_loads(tmp_path):
+    """One rule, the constructor's: a padding wider than a 1x1 kernel is PyTorch's right."""
+    model = nc.Sequential(nc.Conv2D(1, 2, kernel_size=1, padding=2, rng=0))
+    loaded = nc.load(model.save(tmp_path / "wide.npz"))
+    x = np.ones((1, 1, 3, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: nc.Conv2D(1, 2, 3, padding=-1), "padding must be >= 0"),
+        (lambda: nc.Conv2D(1, 2, 3, padding="full"), "padding must be an int, a pair"),
+        (lambda: nc.Conv2D(1, 2, 3, stride=2, padding="same"), "'same' needs stride 1"),
+        (lambda: nc.Conv2D(1, 2, 2.5), "kernel_size must be an integer"),
+        (lambda: nc.Conv2D(0, 2, 3), "in_channels must be >= 1"),
+        (lambda: nc.MaxPool2D(3, padding=2), "padding must be at most half the kernel"),
+        (lambda: nc.AvgPool2D((2, 4), padding=(1, 3)), "padding must be at most half"),
+        (lambda: nc.Dense(3, True), "out_features must be an integer"),
+        (lambda: nc.BatchNorm2D(0), "num_features must be >= 1"),
+    ],
+)
+def test_constructors_hold_the_one_rule_and_name_the_argument(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_numpy_integers_and_tuples_save_as_plain_json(tmp_path):
+    n = np.int64
+    model = nc.Sequential(
+        nc.Conv2D(n(1), n(2), (n(3), 3), stride=(1, n(1)), padding=(n(1), 0), rng=0),
+        nc.MaxPool2D(n(2), stride=np.array([2, 2]), padding=(n(1), n(0))),
+        nc.BatchNorm2D(n(2), eps=np.float32(1e-3)), nc.Flatten(),
+        nc.Dense(n(2 * 4 * 2), n(3), bias=np.bool_(False), rng=0), nc.Dropout(np.float64(0.5)),
+        nc.LeakyReLU(np.float32(0.5)),
+    )  # fmt: skip
+    loaded = nc.load(model.save(tmp_path / "numpy-args.npz"))
+    assert loaded.config() == model.config()
+    assert repr(loaded) == repr(model)
+    x = np.ones((1, 1, 6, 6), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_slice_of_a_model_is_a_model_sharing_its_layers():
+    model = lenet()
+    head = model[:3]
+    assert isinstance(head, nc.Sequential) and len(head) == 3
+    assert head[0] is model[0]
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(model[3:].predict(head.predict(x)), model.predict(x))
+
+
+def test_summary_between_forward_and_backward_keeps_the_caches():
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    dout = np.random.default_rng(1).standard_normal((4, 10)).astype(np.float32)
+    grads = []
+    for summarise in (False, True):
+        model = lenet()
+        model.forward(x, training=True)
+        if summarise:
+            assert "total parameters" in model.summary((1, 28, 28))
+        model.backward(dout)
+        grads.append([grad.copy() for _, _, grad in model.parameters()])
+    for without, with_summary in zip(*grads, strict=True):
+        np.testing.assert_array_equal(with_summary, without)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5])
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size):
+    with pytest.raises(ValueError, match="batch_size must be"):
+        lenet().predict(np.zeros((2, 1, 28, 28), np.float32), batch_size=batch_size)
+
+
+def test_a_wrong_image_size_is_the_model_s_error_with_the_shape_it_expects():
+    model = lenet()
+    x = np.zeros((2, 1, 32, 32), np.float32)
+    with pytest.raises(ValueError, match=r"input of shape \(2, 1, 32, 32\) does not fit") as info:
+        model.forward(x)
+    assert "layer 7" in str(info.value)  # the Dense layer, as written (not the run order)
+    model.metadata["input_shape"] = [1, 28, 28]
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 1, 28, 28\)"):
+        model.predict(x)
+    with pytest.raises(ValueError, match=r"the model expects input \(N, 1, 28, 28\)"):
+        model.forward(x)
+
+
+def test_calling_the_model_runs_forward():
+    model, x = lenet(), np.ones((2, 1, 28, 28), np.float32)
+    np.testing.assert_array_equal(model(x), model.forward(x))

@@ -115,6 +115,15 @@ def test_colour_and_transparent_inputs(tmp_path: Path) -> None:
     np.testing.assert_allclose(preprocess_digit(path), expected, atol=1e-6)
 
 
+def test_white_strokes_on_transparency_read_as_a_digit(tmp_path: Path) -> None:
+    """Light ink on a transparent canvas would vanish on white paper: it goes on black."""
+    canvas = np.full((280, 280, 4), 255, np.uint8)  # white strokes on transparency
+    canvas[..., 3] = 255 - draw_seven()
+    path = tmp_path / "white-seven.png"
+    Image.fromarray(canvas).save(path)
+    np.testing.assert_allclose(preprocess_digit(path), preprocess_digit(draw_seven()), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "image",
     [
@@ -188,3 +197,39 @@ def test_a_huge_photo_is_shrunk_first_and_reads_the_same():
     assert MAX_SIDE < 3000
     small, large = preprocess_digit(seven(300)), preprocess_digit(seven(3000))
     assert np.corrcoef(small.ravel(), large.ravel())[0, 1] > 0.95
+
+
+def tightly_cropped(digit: np.ndarray, scale: int) -> np.ndarray:
+    """An MNIST digit as a tight scan gives it: cut to its ink's bounding box, dark on white,
+    ``scale`` times larger."""
+    rows, cols = np.nonzero(digit)
+    crop = 255 - digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    height, width = crop.shape
+    size = (width * scale, height * scale)
+    return np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
+
+
+def test_digits_whose_ink_touches_the_edges_are_found_and_read() -> None:
+    """Tightly cropped MNIST test digits (ink on every edge; 1 to 5 times their size) are all
+    found, and the bundled model reads them nearly as well as the untouched digits."""
+    import nanocnn as nc
+    from nanocnn.cli.app import BUNDLED_MODEL
+    from nanocnn.datasets.idx import read_idx
+
+    count = 600
+    digits = read_idx(MNIST_TEST_IMAGES)[:count]  # (count, 28, 28) uint8
+    labels = read_idx(MNIST_TEST_IMAGES.with_name("t10k-labels-idx1-ubyte.gz"))[:count]
+    model = nc.load(BUNDLED_MODEL)
+    untouched = np.stack([preprocess_digit(digit) for digit in digits])
+    found, inputs = [], []
+    for index, digit in enumerate(digits):
+        try:
+            inputs.append(preprocess_digit(tightly_cropped(digit, scale=1 + index % 5)))
+            found.append(index)
+        except BlankImageError:
+            pass
+    assert len(found) >= 0.99 * count
+    reference = np.mean(model.predict(untouched).argmax(axis=1) == labels)
+    accuracy = np.sum(model.predict(np.stack(inputs)).argmax(axis=1) == labels[found]) / count
+    assert reference > 0.97
+    assert accuracy >= reference - 0.01, (accuracy, reference)

@@ -14,6 +14,7 @@ from nanocnn.training import (
     Callback,
     CosineLR,
     EarlyStopping,
+    History,
     ModelCheckpoint,
     ReduceLROnPlateau,
     StepLR,
@@ -293,3 +294,12 @@ def test_the_seed_reaches_dropout_built_without_its_own_generator():
     first, second = run(), run()
     for name in first:
         np.testing.assert_array_equal(first[name], second[name])
+
+
+def test_history_names_the_known_columns_for_a_misspelled_key():
+    history = History([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4, "val_loss": 0.6}])
+    assert history["val_loss"] == [0.6] and "val_loss" in history
+    with pytest.raises(KeyError, match=r"'val_los'.*'epoch', 'loss', 'val_loss'"):
+        history["val_los"]
+    with pytest.raises(KeyError, match="no epoch logged yet"):
+        History()["loss"]

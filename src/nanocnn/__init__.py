@@ -13,6 +13,7 @@ from nanocnn.errors import (
 )
 from nanocnn.gradcheck import gradcheck, gradcheck_loss
 from nanocnn.layers import (
+    LAYER_TYPES,
     AvgPool2D,
     BatchNorm1D,
     BatchNorm2D,
@@ -27,8 +28,16 @@ from nanocnn.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    register_layer,
 )
-from nanocnn.losses import HuberLoss, L1Loss, Loss, MSELoss, SoftmaxCrossEntropy
+from nanocnn.losses import (
+    BCEWithLogitsLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    SoftmaxCrossEntropy,
+)
 from nanocnn.model import Sequential
 from nanocnn.optim import SGD, Adam, AdamW, Optimizer
 from nanocnn.persistence import load_model as load
@@ -36,10 +45,12 @@ from nanocnn.persistence import load_model as load
 __version__ = "0.1.0"
 
 __all__ = [
+    "LAYER_TYPES",
     "SGD",
     "Adam",
     "AdamW",
     "AvgPool2D",
+    "BCEWithLogitsLoss",
     "BatchNorm1D",
     "BatchNorm2D",
     "BlankImageError",
@@ -68,4 +79,5 @@ __all__ = [
     "gradcheck",
     "gradcheck_loss",
     "load",
+    "register_layer",
 ]

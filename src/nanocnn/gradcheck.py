@@ -55,10 +55,12 @@ def gradcheck(
 ) -> dict[str, float]:
     """Relative errors of ``layer``'s backward: ``{"x": ..., "<param>": ...}``.
 
-    The layer is copied and converted to float64 (the original is untouched). Every
-    evaluation runs on a fresh copy, so a random layer (Dropout) draws the same mask each time
-    and a BatchNorm's running statistics do not drift. ``dout`` defaults to a random upstream
-    gradient of the output's shape.
+    ``training=False`` checks the gradients of an inference pass (``forward(x, keep=True)``:
+    BatchNorm with its running statistics, Dropout as the identity). The layer is copied and
+    converted to float64 (the original is untouched). Every evaluation runs on a fresh copy,
+    so a random layer (Dropout) draws the same mask each time and a BatchNorm's running
+    statistics do not drift. ``dout`` defaults to a random upstream gradient of the output's
+    shape.
     """
     layer = copy.deepcopy(layer).astype(np.float64)
     x = np.array(x, dtype=np.float64)
@@ -73,8 +75,12 @@ def gradcheck(
         return float(np.sum(copy.deepcopy(layer).forward(x, training=training) * dout))
 
     analytic = copy.deepcopy(layer)
-    analytic.forward(x, training=training)
-    errors = {"x": relative_error(analytic.backward(dout), numerical_gradient(objective, x, eps))}
+    kept = {} if training else {"keep": True}  # a training pass always keeps its cache
+    analytic.forward(x, training=training, **kept)
+    dx = analytic.backward(dout)
+    if dx is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward() returned no input gradient")
+    errors = {"x": relative_error(dx, numerical_gradient(objective, x, eps))}
     for name, param in layer.params.items():
         errors[name] = relative_error(
             analytic.grads[name], numerical_gradient(objective, param, eps)

@@ -32,6 +32,9 @@ Mode: TypeAlias = Literal["L", "RGB"]
 # About a 50-megapixel photo; Pillow's own decompression-bomb limit is near 89 million.
 DEFAULT_MAX_PIXELS = 50_000_000
 
+# Opaque pixels covering less than this fraction of a transparent image are a drawing on it.
+DRAWING_COVERAGE = 0.5
+
 # Pillow modes holding more than 8 bits a pixel: scaled to 8 bits by their range, not clipped.
 _DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
@@ -55,8 +58,9 @@ def open_image(
     values in [0, 255] as they are, in [0, 65535] by 65535, anything else stretched min to max.
 
     The first frame of an animation is read; EXIF orientation is applied; transparency is
-    composited over white; palette, 1-bit, CMYK and YCbCr images are converted; 16-bit and
-    float images are scaled to 8 bits by their range. ``max_pixels`` bounds width × height and
+    composited over white (over black for light strokes on a transparent canvas); palette,
+    1-bit, CMYK and YCbCr images are converted; 16-bit and float images are scaled to 8 bits
+    by their range. ``max_pixels`` bounds width × height and
     is checked from the header, before decoding. ``name`` is how error messages call the
     image (default: the path, or a description of the bytes or object).
 
@@ -147,9 +151,23 @@ def _decode(image: PILImage, mode: Mode, name: str, max_pixels: int) -> np.ndarr
     if image.mode in _DEEP_MODES:
         image = Image.fromarray(_array_to_image_data(np.asarray(image), name))
     if image.mode == "P" or image.has_transparency_data:
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image.convert("RGBA"))
+        rgba = image.convert("RGBA")
+        backdrop = Image.new("RGBA", image.size, _backdrop(np.asarray(rgba)))
+        image = Image.alpha_composite(backdrop, rgba)
     return np.asarray(image.convert(mode))
+
+
+def _backdrop(rgba: np.ndarray) -> tuple[int, int, int, int]:
+    """The colour to composite an (H, W, 4) image with transparency over: white, except for
+    light strokes drawn on a transparent canvas (opaque pixels covering less than
+    ``DRAWING_COVERAGE`` of it, light on average), which would vanish on white: black."""
+    alpha = rgba[:, :, 3].astype(np.float64) / 255  # (H, W) in [0, 1]
+    coverage = alpha.mean()
+    if 0 < coverage < DRAWING_COVERAGE:
+        luminance = rgba[:, :, :3].astype(np.float64) @ (0.299, 0.587, 0.114)  # (H, W)
+        if (luminance * alpha).sum() / alpha.sum() > 127.5:
+            return (0, 0, 0, 255)
+    return (255, 255, 255, 255)
 
 
 def _array_to_image_data(array: np.ndarray, name: str) -> np.ndarray:

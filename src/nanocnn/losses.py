@@ -1,8 +1,8 @@
 """Loss functions: ``forward(pred, target) -> float`` and ``backward() -> dpred``.
 
 Every loss is a mean (over the batch for cross-entropy, over all elements for the regression
-losses, as PyTorch's ``reduction="mean"``). A loss that comes out NaN or infinite raises
-``NonFiniteLossError`` instead of letting NaN flow into the weights.
+losses and the binary cross-entropy, as PyTorch's ``reduction="mean"``). A loss that comes
+out NaN or infinite raises ``NonFiniteLossError`` instead of letting NaN flow into the weights.
 """
 
 from __future__ import annotations
@@ -74,10 +74,15 @@ class SoftmaxCrossEntropy(Loss):
         return self._finite(loss, pred)
 
 
-class _Regression(Loss):
-    """Shared shape handling: ``pred`` and ``target`` of one shape, or (N, 1) against (N,)."""
+class _PerElement(Loss):
+    """A loss over each element of ``pred`` against its target: ``pred`` and ``target`` of one
+    shape, or (N, 1) against (N,)."""
 
     def _difference(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return pred - self._target(pred, target)
+
+    def _target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``target`` in ``pred``'s shape and dtype; ValueError for another shape."""
         target = np.asarray(target)
         if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
             target = target[:, None]
@@ -86,10 +91,10 @@ class _Regression(Loss):
                 f"{type(self).__name__} expected target of shape {pred.shape} (or (N,) for "
                 f"predictions (N, 1)), got {target.shape}"
             )
-        return pred - target.astype(pred.dtype, copy=False)
+        return target.astype(pred.dtype, copy=False)
 
 
-class MSELoss(_Regression):
+class MSELoss(_PerElement):
     """Mean squared error: ``mean((pred - target)**2)``; d/dpred = 2 (pred - target) / size."""
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
@@ -98,7 +103,7 @@ class MSELoss(_Regression):
         return self._finite(np.mean(diff * diff), pred)
 
 
-class L1Loss(_Regression):
+class L1Loss(_PerElement):
     """Mean absolute error: ``mean(|pred - target|)``; d/dpred = sign(pred - target) / size."""
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
@@ -107,7 +112,7 @@ class L1Loss(_Regression):
         return self._finite(np.mean(np.abs(diff)), pred)
 
 
-class HuberLoss(_Regression):
+class HuberLoss(_PerElement):
     """``HuberLoss(delta=1.0)``: quadratic for |d| <= delta, linear beyond (as PyTorch).
 
     loss = mean(0.5 d**2 if |d| <= delta else delta * (|d| - 0.5 delta))
@@ -130,3 +135,40 @@ class HuberLoss(_Regression):
 
     def __repr__(self) -> str:
         return f"HuberLoss(delta={self.delta})"
+
+
+class BCEWithLogitsLoss(_PerElement):
+    """``BCEWithLogitsLoss(pos_weight=1.0)``: a sigmoid and binary cross-entropy fused, on
+    logits z of shape (N,) or (N, 1) (or any shape) against targets y in [0, 1] of the same
+    shape (or (N,) for (N, 1)), as PyTorch's. With softplus(z) = log(1 + exp(z)), stable for
+    any z:
+
+        loss    = mean(pos_weight * y * softplus(-z) + (1 - y) * softplus(z))
+        d/dz    = (sigmoid(z) * (1 - y + pos_weight * y) - pos_weight * y) / size
+
+    ``pos_weight`` > 1 counts the positive samples more (for rare positives). The model ends
+    with the logit, no Sigmoid layer: ``sigmoid(z) > 0.5``, i.e. ``z > 0``, predicts 1.
+    """
+
+    def __init__(self, pos_weight: float = 1.0) -> None:
+        super().__init__()
+        if not pos_weight > 0:
+            raise ValueError(f"BCEWithLogitsLoss pos_weight must be positive, got {pos_weight}")
+        self.pos_weight = float(pos_weight)
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        target = self._target(pred, target)
+        if target.size and not (target.min() >= 0 and target.max() <= 1):
+            raise ValueError(
+                f"BCEWithLogitsLoss targets must lie in [0, 1], got values from "
+                f"{target.min()} to {target.max()}"
+            )
+        weighted = self.pos_weight * target  # (N, ...)
+        loss = np.mean(weighted * np.logaddexp(0, -pred) + (1 - target) * np.logaddexp(0, pred))
+        sigmoid = 0.5 * (1.0 + np.tanh(0.5 * pred))  # no overflow
+        self._grad = (sigmoid * (1 - target + weighted) - weighted) * (1.0 / pred.size)
+        return self._finite(loss, pred)
+
+    def __repr__(self) -> str:
+        weight = f"pos_weight={self.pos_weight}" if self.pos_weight != 1.0 else ""
+        return f"BCEWithLogitsLoss({weight})"

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "ClassScores",
     "accuracy",
+    "binary_accuracy",
     "classification_report",
     "confusion_matrix",
     "format_classification_report",
@@ -91,6 +92,19 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """The fraction of labels predicted exactly: ``mean(y_true == y_pred)``."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
+
+
+def binary_accuracy(y_true: ArrayLike, logits: ArrayLike) -> float:
+    """The fraction of 0/1 labels ``y_true`` (N,) predicted by ``logits`` (N,) or (N, 1), a
+    binary classifier's outputs (as :class:`nanocnn.BCEWithLogitsLoss` trains): a logit above
+    0 (a sigmoid above 0.5) predicts 1."""
+    logits = np.asarray(logits)
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        logits = logits[:, 0]
+    y_true, logits = _check_pair(y_true, logits)
+    if not np.isin(y_true, (0, 1)).all():
+        raise ValueError("y_true must hold binary labels 0 and 1")
+    return float(np.mean((logits > 0) == (y_true == 1)))
 
 
 def confusion_matrix(

@@ -102,8 +102,9 @@ def read_file(
 
 def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
     """Refuse, before building anything, an architecture whose layers together declare far
-    more weights than the file's arrays hold (``SIZE_MARGIN``), whose sizes are not plain
-    integers, or whose padding is wider than its kernel."""
+    more weights than the file's arrays hold (``SIZE_MARGIN``), or whose sizes are not plain
+    integers. Every other rule (a pooling's padding at most half its kernel...) is the layer
+    constructors' own, the same for a model built in code and one loaded from a file."""
     budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
     declared = 0
     for index, spec in enumerate(layers):
@@ -124,8 +125,6 @@ def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> N
         if bad:
             raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
         kernel = pairs.get("kernel_size", [1, 1])
-        if any(pad > size for pad, size in zip(pairs.get("padding", []), kernel, strict=False)):
-            raise ModelFileError(f"{where}: padding {spec['padding']} is wider than the kernel")
         if sizes:
             declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
         if declared > budget:

@@ -37,10 +37,11 @@ def preprocess_digit(image: ImageSource) -> np.ndarray:
 
     ``image`` is anything ``open_image`` reads. The steps, as MNIST's digits were made:
 
-    1. Gray levels in [0, 1]; dark ink on a light background (a drawing, a photo of paper) is
-       inverted, told apart by the median brightness of the image's border.
-    2. The paper's level is a plane fitted to the border (so shading across a photo cancels)
-       and its noise the border's spread; levels are stretched so paper becomes 0 and the
+    1. Gray levels in [0, 1], split into paper and ink at Otsu's threshold; the paper is the
+       side most of the border belongs to, so dark ink on a light background (a drawing, a
+       photo of paper) is inverted, and ink may touch the edges (a tightly cropped scan).
+    2. The paper's level is a plane fitted to the paper's pixels (so shading across a photo
+       cancels) and its noise their spread; levels are stretched so paper becomes 0 and the
        brightest ink 1, cutting to 0 what is within ``INK_THRESHOLD`` of the paper or within
        ``NOISE_SIGMAS`` of its noise.
     3. The crop is the ink's bounding box, less ``TRIM`` of the ink mass at each side.
@@ -87,25 +88,57 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
 def _ink_levels(gray: np.ndarray) -> np.ndarray:
     """Return how much ink each pixel holds, in [0, 1], from a (H, W) gray image in [0, 1].
 
+    The paper is found from the histogram, so ink may reach the picture's edges (a tightly
+    cropped scan): the levels split in two at Otsu's threshold, the paper is the side that
+    holds most of the border, and its level is a plane fitted to its pixels (shading across a
+    photo cancels), refitted once to all the pixels then below the ink threshold.
     Returns all zeros when the ink is no brighter than the paper by ``MIN_CONTRAST``.
     """
-    height, width = gray.shape
-    sides = [gray[0], gray[-1], gray[:, 0], gray[:, -1]]  # top, bottom, left, right
-    if np.median(np.concatenate(sides)) > 0.5:
-        gray, sides = 1 - gray, [1 - side for side in sides]
-    top, bottom, left, right = (float(np.median(side)) for side in sides)
-    # The paper: a plane through the sides' medians, (H, 1) + (1, W) -> (H, W).
-    rows = np.linspace(top, bottom, height, dtype=np.float32)[:, np.newaxis]
-    cols = np.linspace(left - right, right - left, width, dtype=np.float32)[np.newaxis, :] / 2
-    paper = rows + cols
-    flat = gray - paper
-    residuals = np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]])
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(residuals - np.median(residuals))))
+    threshold = _otsu_threshold(gray)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.mean(border > threshold) > 0.5:  # light paper: make the ink the bright side
+        gray, threshold = 1 - gray, 1 - threshold
+    # The paper side less the ink's antialiased edges: below halfway from the paper's level
+    # (5th percentile) to the threshold. Its spread is the paper's noise.
+    paper_pixels = gray <= (np.percentile(gray, 5) + threshold) / 2
+    flat = gray - _fit_plane(gray, paper_pixels)
+    # Refitted to every pixel then below the ink threshold: shaded paper the split missed.
+    flat = gray - _fit_plane(gray, flat < INK_THRESHOLD * flat.max())
     peak = float(flat.max())
     if peak < MIN_CONTRAST:
         return np.zeros_like(gray)
+    residuals = flat[paper_pixels]
+    noise = MAD_TO_SIGMA * float(np.median(np.abs(residuals - np.median(residuals))))
     low = max(INK_THRESHOLD * peak, NOISE_SIGMAS * noise)
     return np.clip((flat - low) / max(peak - low, 1e-6), 0, 1)
+
+
+def _otsu_threshold(gray: np.ndarray, bins: int = 256) -> float:
+    """The level that splits ``gray``'s histogram into two classes of the largest
+    between-class variance (Otsu 1979): levels <= it form the lower class."""
+    counts, edges = np.histogram(gray, bins=bins, range=(0.0, 1.0))
+    levels = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(counts)  # pixels at or below each level
+    mass = np.cumsum(counts * levels)
+    total, total_mass = weight[-1], mass[-1]
+    above = total - weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mass * total - weight * total_mass) ** 2 / (weight * above)
+    between[~np.isfinite(between)] = -1.0
+    return float(edges[1:][np.argmax(between)])
+
+
+def _fit_plane(gray: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The least-squares plane a + b * row + c * column through ``gray``'s pixels ``where``
+    (a boolean (H, W) mask; a flat zero plane if it selects fewer than three), as (H, W)."""
+    rows, cols = np.nonzero(where)
+    if rows.size < 3:
+        return np.zeros_like(gray)
+    design = np.stack([np.ones(rows.size), rows, cols], axis=1).astype(np.float64)  # (P, 3)
+    coef, *_ = np.linalg.lstsq(design, gray[rows, cols].astype(np.float64), rcond=None)
+    height, width = gray.shape
+    plane = coef[0] + coef[1] * np.arange(height)[:, None] + coef[2] * np.arange(width)
+    return plane.astype(gray.dtype)
 
 
 def _mass_span(profile: np.ndarray) -> tuple[int, int]:

@@ -32,6 +32,7 @@ COMMANDS = [train, evaluate, predict, summary, gradcheck, app]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    formatwarning = warnings.formatwarning
     if not args.debug:
         warnings.filterwarnings("ignore", module=r"PIL\.")
         warnings.formatwarning = one_line_warning
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nanocnn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = formatwarning  # as it was, for a caller in the same process
 
 
 def one_line_warning(message: Warning | str, *args: object, **kwargs: object) -> str:

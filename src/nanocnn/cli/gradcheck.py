@@ -68,7 +68,7 @@ LAYER_GRID: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
     ("BatchNorm2D", (3,), (4, 3, 3, 3)),
 ]
 
-LOSSES = ["SoftmaxCrossEntropy", "MSELoss", "L1Loss", "HuberLoss"]
+LOSSES = ["SoftmaxCrossEntropy", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss"]
 COLUMNS = ("x", "weight", "bias")  # the relative errors shown: the input's and parameters'
 
 
@@ -145,9 +145,11 @@ def check_losses() -> list[Row]:
     labels = rng.integers(0, 4, 6)
     # Targets at least 0.05 from the prediction: L1 and Huber have kinks where they meet.
     targets = pred + rng.uniform(0.05, 2, pred.shape) * rng.choice([-1, 1], pred.shape)
+    probabilities = rng.uniform(0, 1, pred.shape)  # soft 0/1 targets
+    special = {"SoftmaxCrossEntropy": labels, "BCEWithLogitsLoss": probabilities}
     rows = []
     for kind in LOSSES:
         loss = getattr(losses, kind)()
-        target = labels if kind == "SoftmaxCrossEntropy" else targets
+        target = special.get(kind, targets)
         rows.append((kind, repr(loss), str(pred.shape), {"x": gradcheck_loss(loss, pred, target)}))
     return rows

@@ -7,24 +7,50 @@ from nanocnn.layers.conv import Conv2D
 from nanocnn.layers.dense import Dense, Flatten
 from nanocnn.layers.dropout import Dropout
 from nanocnn.layers.pool import AvgPool2D, MaxPool2D
+from nanocnn.layers.registry import (
+    LAYER_TYPES,
+    build_layer,
+    layer_spec,
+    layer_type_name,
+    register_layer,
+)
 
-LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.__name__: cls
-    for cls in (
-        Conv2D,
-        MaxPool2D,
-        AvgPool2D,
-        Dense,
-        Flatten,
-        ReLU,
-        LeakyReLU,
-        Sigmoid,
-        Tanh,
-        Softmax,
-        Dropout,
-        BatchNorm1D,
-        BatchNorm2D,
-    )
-}
+for _cls in (
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    Dense,
+    Flatten,
+    ReLU,
+    LeakyReLU,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    Dropout,
+    BatchNorm1D,
+    BatchNorm2D,
+):
+    register_layer(_cls)
+del _cls
 
-__all__ = ["LAYER_TYPES", "Layer", *LAYER_TYPES]
+__all__ = [
+    "LAYER_TYPES",
+    "AvgPool2D",
+    "BatchNorm1D",
+    "BatchNorm2D",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "LeakyReLU",
+    "MaxPool2D",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "build_layer",
+    "layer_spec",
+    "layer_type_name",
+    "register_layer",
+]

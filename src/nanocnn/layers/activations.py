@@ -28,24 +28,28 @@ class _Elementwise(Layer):
             kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
             raise ValueError(f"{type(self).__name__} expected a floating-point array, got {kind}")
 
-    def _cached(self) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
-        return self._cache
+        return self._derivative(dout, self._cache) if input_grad else None
+
+    def _derivative(self, dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+        """dx from dout and the array forward kept."""
+        raise NotImplementedError
 
 
 class ReLU(_Elementwise):
     """``ReLU()``: y = max(x, 0), any shape."""
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check(x)
         out = np.maximum(x, 0)
-        self._cache = out if training else None
+        self._cache = out if training or keep else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def _derivative(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
         # A multiply by the mask runs vectorised; np.where branches on every element.
-        return dout * (self._cached() > 0)
+        return dout * (out > 0)
 
 
 class LeakyReLU(_Elementwise):
@@ -58,41 +62,39 @@ class LeakyReLU(_Elementwise):
     def config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check(x)
         positive = x > 0
-        self._cache = positive if training else None
+        self._cache = positive if training or keep else None
         return np.where(positive, x, x * self.negative_slope)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.where(self._cached(), dout, dout * self.negative_slope)
+    def _derivative(self, dout: np.ndarray, positive: np.ndarray) -> np.ndarray:
+        return np.where(positive, dout, dout * self.negative_slope)
 
 
 class Sigmoid(_Elementwise):
     """``Sigmoid()``: y = 1 / (1 + exp(-x)), computed as (1 + tanh(x / 2)) / 2 (no overflow)."""
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check(x)
         out = 0.5 * (1.0 + np.tanh(0.5 * x))
-        self._cache = out if training else None
+        self._cache = out if training or keep else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        out = self._cached()
+    def _derivative(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
         return dout * out * (1.0 - out)
 
 
 class Tanh(_Elementwise):
     """``Tanh()``: y = tanh(x)."""
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check(x)
         out = np.tanh(x)
-        self._cache = out if training else None
+        self._cache = out if training or keep else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        out = self._cached()
+    def _derivative(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
         return dout * (1.0 - out * out)
 
 
@@ -103,14 +105,13 @@ class Softmax(_Elementwise):
     fuses the two stably; this layer's backward is still exact for other uses.
     """
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check(x)
         out = softmax(x)
-        self._cache = out if training else None
+        self._cache = out if training or keep else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        out = self._cached()
+    def _derivative(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
         return out * (dout - np.sum(dout * out, axis=-1, keepdims=True))
 
 

@@ -8,17 +8,28 @@ A layer owns three dictionaries of arrays:
 - ``buffers``: state that is saved with the model but not trained (BatchNorm's running
   statistics).
 
-``forward(x, training=False)`` computes the output. When ``training`` is true the layer keeps
-what its backward needs; in inference mode it keeps nothing. ``backward(dout)`` takes the
-gradient of the loss with respect to the output and returns the gradient with respect to the
-input. Neither method writes into the arrays it is given. A layer with parameters also
-accepts ``backward(dout, input_grad=False)``: it fills ``grads`` but skips the input gradient
-and returns None, for the first layer of a network, whose input gradient nothing uses.
+``forward(x, training=False, keep=False)`` computes the output. ``training`` chooses the
+behaviour (dropout on, BatchNorm's batch statistics, running statistics updated); ``keep``
+asks the layer to keep what its backward needs. A training pass always keeps it; an inference
+pass keeps nothing unless ``keep=True``, which gives gradients *in inference mode* (saliency
+maps, adversarial examples) without changing any state: no running statistic moves, no random
+number is drawn.
+
+``backward(dout, input_grad=True)`` takes the gradient of the loss with respect to the output
+of the last kept ``forward``, fills ``grads`` and returns the gradient with respect to the
+input; ``input_grad=False`` may skip that (returns None), for the first layers of a network,
+whose input gradient nothing uses. Neither method writes into the arrays it is given.
+
+A layer of your own only needs ``forward(x, training=False)`` and ``backward(dout)``: a
+container calls it with ``keep`` or ``input_grad`` only when its method declares them
+(:func:`accepts`). See docs/custom_layers.md.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import numbers
 from typing import Any
 
 import numpy as np
@@ -32,10 +43,13 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
+        """The output for input ``x``; keeps what backward needs if ``training or keep``."""
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` (the loss gradient of the last kept output) and return
+        the gradient of the input, or None when ``input_grad`` is false."""
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
@@ -75,7 +89,8 @@ class Layer:
 
     def _missing_cache(self) -> RuntimeError:
         return RuntimeError(
-            f"{type(self).__name__}.backward() called without a forward(x, training=True) first"
+            f"{type(self).__name__}.backward() called without a forward(x, training=True) "
+            "or forward(x, keep=True) first"
         )
 
     def _check_input(self, x: np.ndarray, ndim: int, channels: int | None = None) -> None:
@@ -101,15 +116,40 @@ class Layer:
             raise ValueError(f"{name} expected floating-point input, got {x.dtype}")
 
 
-def as_pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(3, 5) -> (3, 5)``. Raises ValueError for anything else."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return pair
+def as_int(value: Any, name: str, minimum: int = 0) -> int:
+    """``value`` as a plain Python int (NumPy integers too), at least ``minimum``.
+
+    Raises ValueError naming ``name`` for a bool, a float, or a number below ``minimum``.
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def as_pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(3, 5)`` or ``[3, 5]`` -> ``(3, 5)``, as plain ints >= ``minimum``.
+
+    Raises ValueError naming ``name`` for anything else.
+    """
+    if isinstance(value, (tuple, list, np.ndarray)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        return as_int(value[0], name, minimum), as_int(value[1], name, minimum)
+    return as_int(value, name, minimum), as_int(value, name, minimum)
+
+
+def accepts(method: Any, argument: str) -> bool:
+    """Whether a layer's bound ``forward`` or ``backward`` takes the keyword ``argument``
+    (``keep``, ``input_grad``): a layer written to the short protocol takes neither."""
+    return _accepts(getattr(method, "__func__", method), argument)
+
+
+@functools.cache
+def _accepts(function: Any, argument: str) -> bool:
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == argument or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:

@@ -13,7 +13,13 @@ Backward (all sums over the M values of one feature):
     dweight = sum(dout * xhat)
     dx      = weight / (M * sqrt(var + eps)) * (M * dout - dbias - xhat * dweight)
 
-Inference uses the running statistics instead of the batch's.
+Inference uses the running statistics instead of the batch's: an affine map per feature,
+
+    y       = weight * xhat + bias,   xhat = (x - running_mean) / sqrt(running_var + eps)
+    dx      = dout * weight / sqrt(running_var + eps)
+    dweight = sum(dout * xhat),   dbias = sum(dout)
+
+(the gradients of an inference pass kept with ``keep=True``; nothing is updated).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from nanocnn.layers.base import Layer
+from nanocnn.layers.base import Layer, as_int
 
 
 class _BatchNorm(Layer):
@@ -39,19 +45,19 @@ class _BatchNorm(Layer):
         dtype: np.typing.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        if num_features < 1:
-            raise ValueError(f"{type(self).__name__} needs num_features >= 1, got {num_features}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features = as_int(num_features, "num_features", minimum=1)
+        self.eps, self.momentum = float(eps), float(momentum)
         self.params = {
-            "weight": np.ones(num_features, dtype=dtype),
-            "bias": np.zeros(num_features, dtype=dtype),
+            "weight": np.ones(self.num_features, dtype=dtype),
+            "bias": np.zeros(self.num_features, dtype=dtype),
         }
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self.buffers = {
-            "running_mean": np.zeros(num_features, dtype=dtype),
-            "running_var": np.ones(num_features, dtype=dtype),
+            "running_mean": np.zeros(self.num_features, dtype=dtype),
+            "running_var": np.ones(self.num_features, dtype=dtype),
         }
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        # xhat, 1 / std and whether the statistics were the batch's
+        self._cache: tuple[np.ndarray, np.ndarray, bool] | None = None
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}
@@ -60,7 +66,7 @@ class _BatchNorm(Layer):
         """Reshape a (C,) vector so that it broadcasts against the input."""
         return values.reshape((1, -1) + (1,) * (self.ndim - 2))
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=self.ndim, channels=self.num_features)
         if training:
             mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
@@ -79,7 +85,7 @@ class _BatchNorm(Layer):
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         inv_std = 1.0 / np.sqrt(var + self.eps)
         xhat = (x - self._per_feature(mean)) * self._per_feature(inv_std)
-        self._cache = (xhat, inv_std) if training else None
+        self._cache = (xhat, inv_std, training) if training or keep else None
         return xhat * self._per_feature(self.params["weight"]) + self._per_feature(
             self.params["bias"]
         )
@@ -87,12 +93,14 @@ class _BatchNorm(Layer):
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
-        xhat, inv_std = self._cache
+        xhat, inv_std, batch_statistics = self._cache
         count = dout.size // self.num_features
         dbias = np.sum(dout, axis=self.axes, out=self.grads["bias"])
         dweight = np.sum(dout * xhat, axis=self.axes, out=self.grads["weight"])
         if not input_grad:
             return None
+        if not batch_statistics:  # the running statistics are constants
+            return dout * self._per_feature(self.params["weight"] * inv_std)
         scale = self._per_feature(self.params["weight"] * inv_std / count)
         return scale * (count * dout - self._per_feature(dbias) - xhat * self._per_feature(dweight))
 

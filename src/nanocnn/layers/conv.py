@@ -24,7 +24,7 @@ import numpy as np
 
 from nanocnn.init import Init, init_weight
 from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, to_chwn, to_nchw, unpad
-from nanocnn.layers.base import Layer, as_pair, as_rng
+from nanocnn.layers.base import Layer, as_int, as_pair, as_rng
 
 Padding = int | tuple[int, int] | Literal["same", "valid"]
 
@@ -52,31 +52,23 @@ class Conv2D(Layer):
         dtype: np.typing.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(
-                f"Conv2D needs positive channel counts, got in={in_channels}, out={out_channels}"
-            )
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.stride = as_pair(stride, "stride")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1:
-            raise ValueError(
-                f"Conv2D kernel_size and stride must be >= 1, got {kernel_size}, {stride}"
-            )
-        self.padding = padding
-        self.pads = _conv_pads(padding, self.kernel_size, self.stride)
-        self.init = init
+        self.in_channels = as_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = as_int(out_channels, "out_channels", minimum=1)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = as_pair(stride, "stride", minimum=1)
+        self.padding, self.pads = conv_padding(padding, self.kernel_size, self.stride)
+        self.init = str(init)
         kh, kw = self.kernel_size
-        fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
-        shape = (out_channels, in_channels, kh, kw)
+        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
+        shape = (self.out_channels, self.in_channels, kh, kw)
         self.params["weight"] = init_weight(shape, fan_in, fan_out, init, as_rng(rng), dtype)
         if bias:
-            self.params["bias"] = np.zeros(out_channels, dtype=dtype)
+            self.params["bias"] = np.zeros(self.out_channels, dtype=dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self._cache: tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int]] | None = None
 
     def config(self) -> dict[str, Any]:
-        padding = list(self.padding) if isinstance(self.padding, tuple) else self.padding
+        padding = self.padding if isinstance(self.padding, str) else list(self.padding)
         return {
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
@@ -87,7 +79,7 @@ class Conv2D(Layer):
             "init": self.init,
         }
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=4, channels=self.in_channels)
         out_hw = _out_hw(self, x.shape)
         xp = pad(to_chwn(x), self.pads)  # (C, Hp, Wp, N)
@@ -97,7 +89,7 @@ class Conv2D(Layer):
         out = weight @ cols  # (O, Ho*Wo*N)
         if "bias" in self.params:
             out += self.params["bias"][:, None]
-        self._cache = (cols, xp.shape, out_hw) if training else None
+        self._cache = (cols, xp.shape, out_hw) if training or keep else None
         # (O, Ho*Wo*N) -> (O, Ho, Wo, N) -> (N, O, Ho, Wo) view
         return to_nchw(out.reshape(self.out_channels, *out_hw, x.shape[0]))
 
@@ -126,23 +118,33 @@ class Conv2D(Layer):
         return to_nchw(unpad(dxp, self.pads))
 
 
-def _conv_pads(padding: Padding, kernel: tuple[int, int], stride: tuple[int, int]) -> Pads:
-    """Translate the ``padding`` argument into (top, bottom, left, right) pads."""
-    if padding == "valid":
-        return (0, 0, 0, 0)
-    if padding == "same":
+# PyTorch sets no bound; nanocnn refuses more than this, so that a model file cannot make
+# ``predict`` pad a small image into gigabytes (1,024 pixels a side: no network pads more).
+MAX_PADDING = 1024
+
+
+def conv_padding(
+    padding: Any, kernel: tuple[int, int], stride: tuple[int, int]
+) -> tuple[str | tuple[int, int], Pads]:
+    """Conv2D's rule for ``padding``: "valid", "same" (stride 1 only) or a non-negative int or
+    pair of ints, as PyTorch's (up to ``MAX_PADDING``). Returns the normalised argument (the
+    string, or a pair of plain ints) and the (top, bottom, left, right) pads; ValueError
+    naming ``padding``."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return "valid", (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(
+                f"Conv2D padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
         if stride != (1, 1):
             raise ValueError(f"Conv2D padding='same' needs stride 1, got stride {stride}")
         (kh, kw) = kernel
-        return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
-    if isinstance(padding, str):
-        raise ValueError(
-            f"Conv2D padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
-        )
+        return "same", ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
     ph, pw = as_pair(padding, "padding")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"Conv2D padding must be >= 0, got {padding}")
-    return (ph, ph, pw, pw)
+    if max(ph, pw) > MAX_PADDING:  # a bound for files from strangers: see MAX_PADDING
+        raise ValueError(f"Conv2D padding must be at most {MAX_PADDING}, got {padding!r}")
+    return (ph, pw), (ph, ph, pw, pw)
 
 
 def _out_hw(layer: Conv2D, shape: tuple[int, ...]) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nanocnn.init import Init, init_weight
-from nanocnn.layers.base import Layer, as_rng
+from nanocnn.layers.base import Layer, as_int, as_rng
 
 
 class Dense(Layer):
@@ -31,18 +31,15 @@ class Dense(Layer):
         dtype: np.typing.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ValueError(
-                f"Dense needs positive sizes, got in={in_features}, out={out_features}"
-            )
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        self.init = init
-        shape = (out_features, in_features)
+        self.in_features = as_int(in_features, "in_features", minimum=1)
+        self.out_features = as_int(out_features, "out_features", minimum=1)
+        self.init = str(init)
+        shape = (self.out_features, self.in_features)
         self.params["weight"] = init_weight(
-            shape, in_features, out_features, init, as_rng(rng), dtype
+            shape, self.in_features, self.out_features, init, as_rng(rng), dtype
         )
         if bias:
-            self.params["bias"] = np.zeros(out_features, dtype=dtype)
+            self.params["bias"] = np.zeros(self.out_features, dtype=dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self._x: np.ndarray | None = None
 
@@ -54,12 +51,12 @@ class Dense(Layer):
             "init": self.init,
         }
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=2, channels=self.in_features)
         out = x @ self.params["weight"].T
         if "bias" in self.params:
             out += self.params["bias"]
-        self._x = x if training else None
+        self._x = x if training or keep else None
         return out
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -79,15 +76,17 @@ class Flatten(Layer):
         super().__init__()
         self._x: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         if x.ndim < 2:
             raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
-        self._x = x if training else None
+        self._x = x if training or keep else None
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._x is None:
             raise self._missing_cache()
+        if not input_grad:
+            return None
         # dx laid out in memory as x was (batch-last after a conv or pool), so the layers
         # below read it in order
         dx = np.empty_like(self._x)

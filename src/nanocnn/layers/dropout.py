@@ -2,7 +2,7 @@
 
 mask = (u >= p) / (1 - p),  u ~ U[0, 1)
 y    = x * mask,  dx = dout * mask         (training)
-y    = x                                   (inference: nothing to rescale)
+y    = x,  dx = dout                       (inference: nothing to rescale, nothing drawn)
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ class Dropout(Layer):
     def config(self) -> dict[str, Any]:
         return {"p": self.p}
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         if not training or self.p == 0.0:
-            self._mask = np.ones((), dtype=x.dtype) if training else None
+            self._mask = np.ones((), dtype=x.dtype) if training or keep else None
             return x
-        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-        self._mask = keep * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
+        kept = self.rng.random(x.shape, dtype=x.dtype) >= self.p
+        self._mask = kept * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
         return x * self._mask
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._mask is None:
             raise self._missing_cache()
-        return dout * self._mask
+        return dout * self._mask if input_grad else None

@@ -39,17 +39,9 @@ class _Pool2D(Layer):
         padding: int | tuple[int, int] = 0,
     ) -> None:
         super().__init__()
-        name = type(self).__name__
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
-        ph, pw = as_pair(padding, "padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1:
-            raise ValueError(f"{name} kernel_size and stride must be >= 1")
-        if not (0 <= ph <= self.kernel_size[0] // 2 and 0 <= pw <= self.kernel_size[1] // 2):
-            raise ValueError(
-                f"{name} padding must be between 0 and half the kernel size, got {padding}"
-            )
-        self.pads: Pads = (ph, ph, pw, pw)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", 1)
+        self.pads: Pads = pool_pads(padding, self.kernel_size)
         self._cache: tuple | None = None
 
     def config(self) -> dict[str, Any]:
@@ -90,6 +82,16 @@ class _Pool2D(Layer):
         return self.stride == self.kernel_size and padded_shape[1:3] == (ho * kh, wo * kw)
 
 
+def pool_pads(padding: Any, kernel: tuple[int, int]) -> Pads:
+    """The pooling layers' rule for ``padding``: a non-negative int or pair of ints, each at
+    most half its kernel side (PyTorch's rule). Returns (top, bottom, left, right) pads;
+    ValueError naming ``padding``."""
+    ph, pw = as_pair(padding, "padding")
+    if ph > kernel[0] // 2 or pw > kernel[1] // 2:
+        raise ValueError(f"padding must be at most half the kernel size {kernel}, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
 class MaxPool2D(_Pool2D):
     """``MaxPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
 
@@ -98,12 +100,13 @@ class MaxPool2D(_Pool2D):
 
     pad_value = -np.inf
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         xp, out_hw = self._padded(x)
         offsets = self._offsets()
         out = window(xp, *offsets[0], self.stride, out_hw).copy()  # (C, Ho, Wo, N)
         dtype = np.uint8 if len(offsets) < 256 else np.int32
-        argmax = np.zeros(out.shape, dtype=dtype) if training else None  # inference needs none
+        kept = training or keep  # inference without backward needs no argmax
+        argmax = np.zeros(out.shape, dtype=dtype) if kept else None
         for k, (i, j) in enumerate(offsets[1:], start=1):
             candidate = window(xp, i, j, self.stride, out_hw)
             if argmax is not None:
@@ -115,9 +118,11 @@ class MaxPool2D(_Pool2D):
         self._cache = (argmax, xp.shape, out_hw) if argmax is not None else None
         return to_nchw(out)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
+        if not input_grad:
+            return None
         argmax, padded_shape, out_hw = self._cache
         dout = np.ascontiguousarray(to_chwn(dout))  # (C, Ho, Wo, N)
         tiled = self._tiles(padded_shape, out_hw)  # every pixel in exactly one window
@@ -137,19 +142,21 @@ class AvgPool2D(_Pool2D):
     ``stride`` defaults to ``kernel_size``; zero padding counts in the mean (as PyTorch).
     """
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         xp, out_hw = self._padded(x)
         offsets = self._offsets()
         out = window(xp, *offsets[0], self.stride, out_hw).copy()  # (C, Ho, Wo, N)
         for i, j in offsets[1:]:
             out += window(xp, i, j, self.stride, out_hw)
         out *= 1.0 / len(offsets)
-        self._cache = (xp.shape, out_hw) if training else None
+        self._cache = (xp.shape, out_hw) if training or keep else None
         return to_nchw(out)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
+        if not input_grad:
+            return None
         padded_shape, out_hw = self._cache
         share = to_chwn(dout) * (1.0 / len(self._offsets()))  # (C, Ho, Wo, N)
         dxp = np.zeros(padded_shape, dtype=dout.dtype)

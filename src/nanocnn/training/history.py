@@ -22,13 +22,22 @@ class History:
         return len(self.rows)
 
     def __getitem__(self, key: str) -> list[float]:
-        """The column ``key`` over the epochs: ``history["val_loss"]``."""
+        """The column ``key`` over the epochs: ``history["val_loss"]``. A KeyError naming the
+        known columns if no epoch logged ``key`` (a misspelling, or no validation data)."""
+        if key not in self:
+            known = ", ".join(map(repr, self._keys())) or "none: no epoch logged yet"
+            raise KeyError(f"no column {key!r} in the history; its columns: {known}")
         return [row[key] for row in self.rows if key in row]
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in row for row in self.rows)
+
+    def _keys(self) -> list[str]:
+        return list(dict.fromkeys(key for row in self.rows for key in row))
 
     def columns(self) -> dict[str, list[float]]:
         """Every column, for :func:`nanocnn.plots.plot_history`."""
-        keys = dict.fromkeys(key for row in self.rows for key in row)
-        return {key: self[key] for key in keys}
+        return {key: self[key] for key in self._keys()}
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         path = Path(path)

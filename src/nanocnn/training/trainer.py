@@ -206,12 +206,12 @@ class Trainer:
             xb, yb = self._input(x[index]), y[index]
             if self.augment is not None:
                 xb = self.augment(xb, self.rng)
-            pred = self.model.forward(xb, training=True)
+            pred = self.model.fast_forward(xb, training=True)
             try:
                 loss = self.loss_fn.forward(pred, yb)
             except NonFiniteLossError as error:
                 raise self._diverged(f"batch {batch}", error, bar) from error
-            self.model.backward(self.loss_fn.backward(), input_grad=False)  # dx unused
+            self.model.fast_backward(self.loss_fn.backward(), input_grad=False)  # dx unused
             self.optimizer.step()
             self.step += 1
             total_loss += loss * len(index)

@@ -303,3 +303,19 @@ def test_history_names_the_known_columns_for_a_misspelled_key():
         history["val_los"]
     with pytest.raises(KeyError, match="no epoch logged yet"):
         History()["loss"]
+
+
+def test_a_binary_classifier_trains_and_logs_its_accuracy():
+    """One logit and ``BCEWithLogitsLoss`` with 0/1 targets: fit logs the accuracy of
+    "logit > 0", not the MAE of the logits."""
+    x, labels = blobs(240)
+    y = (labels == 0).astype(np.float32)
+    model = nc.Sequential(nc.Dense(4, 8, rng=0), nc.ReLU(), nc.Dense(8, 1, rng=1))
+    run = Trainer(model, nc.BCEWithLogitsLoss(), nc.Adam(model.parameters(), lr=0.05),
+                  progress="off")  # fmt: skip
+    history = run.fit(x, y, epochs=20, validation_split=0.25)
+    assert "mae" not in history.rows[-1] and history["val_accuracy"][-1] > 0.95
+    _, held = split_indices(len(x), 0.25, seed=0)
+    assert history["val_accuracy"][-1] == nc.metrics.binary_accuracy(
+        y[held], model.predict(x[held])
+    )

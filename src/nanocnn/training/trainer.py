@@ -44,7 +44,7 @@ import numpy as np
 
 from nanocnn import metrics
 from nanocnn.errors import ModelFileError, NonFiniteLossError
-from nanocnn.losses import Loss, SoftmaxCrossEntropy
+from nanocnn.losses import BCEWithLogitsLoss, Loss, SoftmaxCrossEntropy
 from nanocnn.model import Sequential, as_input
 from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
@@ -97,7 +97,8 @@ class Trainer:
 
     @property
     def classification(self) -> bool:
-        return isinstance(self.loss_fn, SoftmaxCrossEntropy)
+        """Whether the model classifies (class labels, or 0/1 with ``BCEWithLogitsLoss``)."""
+        return isinstance(self.loss_fn, (SoftmaxCrossEntropy, BCEWithLogitsLoss))
 
     @property
     def metric(self) -> str:
@@ -241,6 +242,9 @@ class Trainer:
         """Correct predictions (classification), or the summed absolute error (regression) in
         the targets' original units: targets standardised as (t - mean) / std are trained
         with ``target_scale=std``."""
+        if isinstance(self.loss_fn, BCEWithLogitsLoss):  # a logit above 0 predicts 1
+            hits = (pred.reshape(len(y), -1) > 0) == (y.reshape(len(y), -1) > 0.5)
+            return float(np.sum(hits.mean(axis=1)))
         if self.classification:
             return float(np.sum(pred.argmax(axis=1) == y))
         error = np.abs(pred.reshape(len(y), -1) - y.reshape(len(y), -1)).mean(axis=1)
@@ -283,9 +287,9 @@ class Trainer:
             x = as_input(x, self.model.dtype)
         else:
             self._input(x[:1])
-        if self.classification and not np.issubdtype(y.dtype, np.integer):
+        if isinstance(self.loss_fn, SoftmaxCrossEntropy) and not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"classification labels y must be integers, got dtype {y.dtype}")
-        if not self.classification:
+        if not isinstance(self.loss_fn, SoftmaxCrossEntropy):  # regression, or 0/1 targets
             if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
                 raise ValueError("regression targets y must be finite numbers")
             y = y.astype(self.model.dtype, copy=False)

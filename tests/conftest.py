@@ -12,6 +12,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -40,19 +41,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """The URL of the app serving the bundled model in a background thread, closed at the end
-    of the session."""
+def serve(model: Any) -> Iterator[str]:
+    """Serve ``model`` with the app in a background thread: yields its URL, then closes it."""
     pytest.importorskip("gradio")
-    from nanocnn import load
     from nanocnn.app import launch
-    from nanocnn.cli.app import BUNDLED_MODEL
+    from nanocnn.tasks import task_of
 
     port = free_port()
-    demo = launch(load(BUNDLED_MODEL), port=port, block=False)
+    demo = launch(model, task_of(model), port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The URL of the app serving the bundled digits model."""
+    from nanocnn import load
+    from nanocnn.cli.app import BUNDLED_MODEL
+
+    yield from serve(load(BUNDLED_MODEL))
+
+
+@pytest.fixture(scope="session")
+def picture_model() -> Any:
+    """An (untrained) images model: 3x32x32 RGB pictures of three named shapes."""
+    from nanocnn.presets import build
+
+    model = build("cnn", (3, 32, 32), outputs=3, seed=0)
+    model.metadata.update(
+        task="images", input_shape=[3, 32, 32], image_size=32,
+        classes=["circle", "square", "triangle"],
+        normalization={"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    )  # fmt: skip
+    return model
+
+
+@pytest.fixture(scope="session")
+def picture_app_url(picture_model: Any) -> Iterator[str]:
+    """The URL of the app serving ``picture_model``: an upload box instead of a sketchpad."""
+    yield from serve(picture_model)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Tests of the draw-a-digit app without a browser: what it makes of drawings, the bundled
-model, the command line, and the page's API through ``gradio_client``."""
+"""Tests of the app without a browser: what it makes of drawings (a digits model) and of
+uploaded pictures (an images model), the bundled model, the command line, and the page's API
+through ``gradio_client``."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from nanocnn.app import (
     DRAW_MESSAGE,
     GUTTER,
     SMALL_MESSAGE,
+    UPLOAD_MESSAGE,
     ZOOM,
     first_conv_maps,
     ink_extent,
+    launch,
     predict,
-    read_drawing,
+    read_input,
     tile_maps,
 )
 from nanocnn.cli import build_parser
@@ -29,6 +32,9 @@ from nanocnn.model import Sequential
 from nanocnn.persistence import load_model as load
 from nanocnn.preprocess import preprocess_digit
 from nanocnn.presets import build
+from nanocnn.tasks import TASKS, task_of
+
+DIGITS = TASKS["digits"]
 
 Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")
@@ -72,7 +78,7 @@ def model() -> Sequential:
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_drawn_digits_are_read(model: Sequential, digit: str) -> None:
-    reading = read_drawing(model, draw(STROKES[digit]))
+    reading = read_input(model, DIGITS, draw(STROKES[digit]))
     assert max(reading.probabilities, key=reading.probabilities.get) == digit
     assert reading.probabilities[digit] > 0.9
     assert sorted(reading.probabilities) == [str(k) for k in range(10)]
@@ -81,20 +87,21 @@ def test_drawn_digits_are_read(model: Sequential, digit: str) -> None:
 
 def test_the_network_sees_what_nanocnn_predict_sees(model: Sequential) -> None:
     image = draw(STROKES["7"])
-    reading = read_drawing(model, image)
-    np.testing.assert_array_equal(reading.digit, preprocess_digit(image)[0])
+    reading = read_input(model, DIGITS, image)
+    np.testing.assert_array_equal(reading.picture, preprocess_digit(image)[0])
     expected = softmax(model.predict(preprocess_digit(image)[np.newaxis]))[0]
     np.testing.assert_allclose(list(reading.probabilities.values()), expected, rtol=1e-6)
 
 
 def test_predict_gives_the_page_its_probabilities_and_pictures(model: Sequential) -> None:
     value = {"background": None, "layers": [], "composite": draw(STROKES["1"])}
-    probabilities, digit, maps = predict(model, value)
+    probabilities, digit, maps, looked = predict(model, DIGITS, value)
     assert max(probabilities, key=probabilities.get) == "1"
     assert digit.shape == (28 * ZOOM, 28 * ZOOM) and digit.dtype == np.uint8
     # LeNet's first convolution: 6 maps of 24 x 24, in 2 rows of 3.
     assert maps.shape == ((2 * 24 + GUTTER) * ZOOM, (3 * 24 + 2 * GUTTER) * ZOOM)
     assert maps.dtype == np.uint8
+    assert looked.shape == (28 * ZOOM, 28 * ZOOM, 3) and looked.dtype == np.uint8
 
 
 @pytest.mark.parametrize(
@@ -108,12 +115,12 @@ def test_predict_gives_the_page_its_probabilities_and_pictures(model: Sequential
     ids=["none", "no-composite", "transparent", "white"],
 )
 def test_a_blank_canvas_asks_for_a_digit(model: Sequential, value: object) -> None:
-    assert predict(model, value) == (DRAW_MESSAGE, None, None)
+    assert predict(model, DIGITS, value) == (DRAW_MESSAGE, None, None, None)
 
 
 @pytest.mark.parametrize("radius", [3, BRUSH, 2 * BRUSH])
 def test_a_stray_dot_asks_for_a_larger_digit(model: Sequential, radius: int) -> None:
-    assert predict(model, {"composite": dot(radius)}) == (SMALL_MESSAGE, None, None)
+    assert predict(model, DIGITS, {"composite": dot(radius)}) == (SMALL_MESSAGE, None, None, None)
 
 
 def test_ink_extent() -> None:
@@ -135,8 +142,9 @@ def test_first_conv_maps_are_the_first_convolution_after_its_relu(model: Sequent
 def test_a_model_without_convolution_has_no_maps() -> None:
     mlp = build("mlp")
     assert first_conv_maps(mlp, np.zeros((1, 1, 28, 28), np.float32)) is None
-    probabilities, digit, maps = predict(mlp, {"composite": draw(STROKES["1"])})
-    assert len(probabilities) == 10 and digit is not None and maps is None
+    mlp.metadata["input_shape"] = [1, 28, 28]
+    probabilities, digit, maps, looked = predict(mlp, DIGITS, {"composite": draw(STROKES["1"])})
+    assert len(probabilities) == 10 and digit is not None and maps is None and looked is not None
 
 
 def test_tile_maps_share_one_scale_in_a_near_square_grid() -> None:
@@ -180,14 +188,69 @@ def test_the_api_reads_a_drawing(app_url: str, tmp_path: Path) -> None:
     path = tmp_path / "seven.png"
     Image.fromarray(draw(STROKES["7"])).save(path)
     value = {"background": None, "layers": [], "composite": client_module.handle_file(path)}
-    label, digit, maps = client.predict(value, api_name="/predict")
+    label, digit, maps, looked = client.predict(value, api_name="/predict")
     assert label["label"] == "7"
     assert [c["label"] for c in label["confidences"]][:1] == ["7"]
     assert len(label["confidences"]) == 3
     assert Image.open(digit).size == (28 * ZOOM, 28 * ZOOM)
     assert Image.open(maps).size == ((3 * 24 + 2 * GUTTER) * ZOOM, (2 * 24 + GUTTER) * ZOOM)
+    assert Image.open(looked).size == (28 * ZOOM, 28 * ZOOM)
 
     Image.fromarray(blank((255, 255, 255, 255))).save(path)
     value["composite"] = client_module.handle_file(path)
-    label, digit, maps = client.predict(value, api_name="/predict")
-    assert label["label"] == DRAW_MESSAGE and digit is None and maps is None
+    label, digit, maps, looked = client.predict(value, api_name="/predict")
+    assert label["label"] == DRAW_MESSAGE and digit is None and maps is None and looked is None
+
+
+def shape_picture(size: int = 60) -> np.ndarray:
+    """A photo-like RGB picture: a red disc on a blue background, (size, size + 20, 3)."""
+    image = Image.new("RGB", (size + 20, size), (40, 60, 200))
+    ImageDraw.Draw(image).ellipse([20, 10, size, size - 10], fill=(220, 30, 30))
+    return np.asarray(image)
+
+
+def test_an_uploaded_picture_is_read_as_predict_reads_it(picture_model) -> None:
+    task = task_of(picture_model)
+    probabilities, shown, maps, looked = predict(picture_model, task, shape_picture())
+    assert sorted(probabilities) == ["circle", "square", "triangle"]
+    x = task.prepare(picture_model, shape_picture())
+    expected = softmax(picture_model.predict(x[np.newaxis]))[0]
+    np.testing.assert_allclose(list(probabilities.values()), expected, rtol=1e-5)
+    assert shown.shape == (224, 224, 3) and looked.shape == (224, 224, 3)  # 32 px, 7x
+    assert maps.dtype == np.uint8
+
+
+def test_no_picture_or_a_bad_one_is_a_message(picture_model) -> None:
+    task = task_of(picture_model)
+    assert predict(picture_model, task, None) == (UPLOAD_MESSAGE, None, None, None)
+    message, *pictures = predict(picture_model, task, np.zeros((0, 5, 3), np.uint8))
+    assert isinstance(message, str) and pictures == [None, None, None]
+
+
+def test_the_saliency_is_where_the_answer_changes_most(model: Sequential) -> None:
+    """Pixels far from the ink barely matter to a digit model: the saliency map is brighter
+    on and near the drawing than in the corners."""
+    reading = read_input(model, DIGITS, draw(STROKES["7"]))
+    assert reading.saliency.shape == (28, 28) and reading.saliency.max() == 1
+    assert reading.saliency[:3, :3].max() < reading.saliency.max() / 4
+
+
+def test_the_app_refuses_a_model_that_does_not_classify() -> None:
+    model = build("age_cnn", (3, 16, 16), outputs=1)
+    model.metadata.update(task="age", image_size=16, target_mean=30.0, target_std=10.0)
+    with pytest.raises(ValueError, match="the app shows classifiers"):
+        launch(model, task_of(model), block=False)
+
+
+def test_the_api_reads_an_uploaded_picture(picture_app_url: str, tmp_path: Path) -> None:
+    client_module = pytest.importorskip("gradio_client")
+    client = client_module.Client(picture_app_url, verbose=False)
+    path = tmp_path / "disc.png"
+    Image.fromarray(shape_picture()).save(path)
+    label, shown, maps, looked = client.predict(
+        client_module.handle_file(path), api_name="/predict"
+    )
+    assert label["label"] in ("circle", "square", "triangle")
+    assert len(label["confidences"]) == 3
+    assert Image.open(shown).size == (224, 224) and Image.open(looked).size == (224, 224)
+    assert Image.open(maps).mode in ("L", "RGB")

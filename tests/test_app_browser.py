@@ -1,5 +1,6 @@
 """End to end in a real browser: Debian's Chromium, driven by Playwright, draws digits on the
-app's canvas with the mouse and reads what the page answers.
+app's canvas with the mouse, or uploads a picture to the app of a picture model, and reads
+what the page answers.
 
 Screenshots of the page go to the folder ``$NANOCNN_TEST_ARTIFACTS`` (default
 ``test-artifacts``). Run these tests alone with ``pytest -m browser``.
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_app import STROKES
+from test_app import STROKES, shape_picture
 
-from nanocnn.app import DRAW_MESSAGE, SMALL_MESSAGE
+from nanocnn.app import DRAW_MESSAGE, SMALL_MESSAGE, UPLOAD_MESSAGE
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -41,16 +42,28 @@ CLASSES_SHOWN = "#prediction .confidence-set dt"
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str, chromium: Path) -> Iterator[Any]:
-    """The app's page in headless Chromium, loaded, with the brush chosen."""
+def browser(chromium: Path) -> Iterator[Any]:
+    """Headless Chromium, driven by Playwright (one for all the pages of this module)."""
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(app_url)
-        page.wait_for_selector(BRUSH_CHOSEN)
-        yield page
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: Any, url: str) -> Any:
+    """A new tab showing ``url``, loaded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, app_url: str) -> Any:
+    """The digits app's page, loaded, with the brush chosen."""
+    loaded = open_page(browser, app_url)
+    loaded.wait_for_selector(BRUSH_CHOSEN)
+    return loaded
 
 
 def clear(page: Any) -> None:
@@ -89,6 +102,7 @@ def test_a_digit_drawn_with_the_mouse_is_read(page: Any, digit: str) -> None:
     expect(page.locator(CLASSES_SHOWN)).to_have_count(3, timeout=TIMEOUT_MS)
     expect(page.locator(CLASSES_SHOWN).first).to_have_text(digit, timeout=TIMEOUT_MS)
     expect(page.locator("#feature-maps img")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#saliency img")).to_be_visible(timeout=TIMEOUT_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"app-drew-{digit}.png", full_page=True)
 
@@ -101,3 +115,23 @@ def test_a_stray_dot_asks_for_a_digit(page: Any) -> None:
     assert not page.locator("#input img").count()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "app-stray-dot.png", full_page=True)
+
+
+def test_an_uploaded_picture_is_read_with_the_class_names(
+    browser: Any, picture_app_url: str, tmp_path: Path
+) -> None:
+    """The app of a picture model has an upload box instead of the sketchpad."""
+    path = tmp_path / "disc.png"
+    pytest.importorskip("PIL.Image").fromarray(shape_picture()).save(path)
+    page = open_page(browser, picture_app_url)
+    assert not page.locator("#sketch").count()
+    page.locator(TOP_CLASS, has_text=UPLOAD_MESSAGE).wait_for()
+    page.set_input_files("#upload input[type=file]", path)
+    expect = sync_api.expect
+    expect(page.locator(CLASSES_SHOWN)).to_have_count(3, timeout=TIMEOUT_MS)
+    shown = {page.locator(CLASSES_SHOWN).nth(i).inner_text() for i in range(3)}
+    assert shown == {"circle", "square", "triangle"}
+    for output in ("#input img", "#feature-maps img", "#saliency img"):
+        expect(page.locator(output)).to_be_visible(timeout=TIMEOUT_MS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "app-uploaded-picture.png", full_page=True)

@@ -1,14 +1,17 @@
-"""The draw-a-digit web page: draw a digit with the mouse, and the network says which it is.
+"""The web app: draw a digit or upload a picture, and the network says what it is.
 
-The page also shows what the network saw: the 28×28 input that ``preprocess_digit`` made of
-the drawing (the same preprocessing as ``nanocnn predict``) and the feature maps of the first
-convolution. What it shows comes from plain functions, testable without a browser:
-``read_drawing`` turns a drawing into a :class:`Reading` (or raises ``BlankImageError``), and
-``predict`` turns the Sketchpad's value into what the page displays.
+It serves any classification model through its task (:mod:`nanocnn.tasks`): a sketchpad for
+digit-like models (one channel, 28×28, read the MNIST way), an upload box (and the webcam,
+where the browser allows) for the rest, with the top classes by name. Beside the answer, what
+the network saw: its input as a picture, the feature maps of its first convolution, and where
+it looked (a saliency map: the size of the input gradient of the chosen class). What it shows
+comes from plain functions, testable without a browser: ``read_input`` turns an image into a
+:class:`Reading` (or raises ``DataError``), ``predict`` turns the page's value into what the
+page displays.
 
 Gradio (the ``app`` extra) is imported only inside the functions that build the page:
 
->>> launch(nanocnn.load("models/digits.npz"))  # doctest: +SKIP
+>>> launch(*nanocnn.cli.arguments.load_with_task("model.npz"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanocnn._optional import require
-from nanocnn.errors import BlankImageError
+from nanocnn.errors import BlankImageError, DataError
 from nanocnn.images import ImageSource, open_image
 from nanocnn.layers import Conv2D, ReLU
 from nanocnn.layers.activations import softmax
 from nanocnn.model import Sequential
-from nanocnn.preprocess import preprocess_digit
+from nanocnn.saliency import saliency_map
+from nanocnn.tasks import Task
+from nanocnn.tasks.classification import ClassificationTask, class_names
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -34,10 +39,12 @@ TOP_CLASSES = 3  # classes listed under the drawing
 CANVAS = 280  # side of the drawing canvas in canvas pixels: ten per MNIST pixel
 BRUSH = 10  # brush size (Gradio's unit, about half the stroke width in canvas pixels)
 ZOOM = 8  # screen pixels per pixel of the pictures of the input and the feature maps
+SHOWN_SIDE = 224  # larger inputs are shown at about this many screen pixels a side
 GUTTER = 2  # pixels between feature maps, in map pixels
 MIN_EXTENT = 0.2  # a digit spans at least this fraction of the canvas; less is a dot or a dash
 DRAW_MESSAGE = "Draw a digit, 0 to 9"
 SMALL_MESSAGE = "Too small: draw a bigger digit"
+UPLOAD_MESSAGE = "Upload a picture (or take one with the webcam)"
 
 # The Sketchpad starts with no tool chosen, and so it is again after "Clear canvas": a stroke
 # draws nothing until the brush is chosen. SELECT_BRUSH_JS clicks the brush until it is
@@ -60,37 +67,62 @@ CLEAR_JS = """
 () => document.querySelector('#sketch button[aria-label="Clear canvas"]').click()
 """
 
-INTRO = """\
+DRAW_INTRO = """\
 # Draw a digit
-A convolutional network, written from scratch in NumPy and trained on MNIST, reads your drawing
-after every stroke. Beside its answer: the 28×28 image it is given (your drawing cropped, scaled
-and centred like the MNIST digits) and the feature maps of its first layer, bright where a
-filter finds its pattern.
+A convolutional network, written from scratch in NumPy, reads your drawing after every stroke.
+Beside its answer: the 28×28 image it is given (your drawing cropped, scaled and centred like
+the MNIST digits), the feature maps of its first layer, bright where a filter finds its
+pattern, and where it looked: the pixels that would change its answer most.
+"""
+
+UPLOAD_INTRO = """\
+# What is in your picture?
+A convolutional network, written from scratch in NumPy, looks at your picture. Beside its
+answer: the picture as it is given ({size}×{size}), the feature maps of its first layer, and
+where it looked: the pixels that would change its answer most.
 """
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What the network made of one drawing."""
+    """What the network made of one image."""
 
     probabilities: dict[str, float]  # every class name -> its probability
-    digit: np.ndarray  # (28, 28) the network's input, in [0, 1], ink bright
+    picture: np.ndarray  # (H, W) or (H, W, 3) in [0, 1]: the network's input, as a picture
     feature_maps: np.ndarray | None  # (C, H, W) the first convolution's maps; None without one
+    saliency: np.ndarray  # (H, W) in [0, 1]: where the answer is most sensitive to the input
 
 
-def read_drawing(model: Sequential, image: ImageSource) -> Reading:
-    """Preprocess ``image`` as ``nanocnn predict`` does and classify it.
+def read_input(model: Sequential, task: Task, image: ImageSource) -> Reading:
+    """Prepare ``image`` as ``nanocnn predict`` does (the model's task) and classify it.
 
-    Raises ``BlankImageError`` when the image holds no digit (blank, or a stray dot).
-    """
-    x = preprocess_digit(image)[np.newaxis].astype(model.dtype)  # (1, 1, 28, 28)
+    Raises ``DataError`` (``BlankImageError`` for a drawing with no digit) when the image
+    cannot be read."""
+    x = task.prepare(model, image)[np.newaxis]  # (1, C, H, W)
     probabilities = softmax(model.predict(x))[0]
-    names = model.metadata.get("classes") or [str(k) for k in range(len(probabilities))]
     return Reading(
-        probabilities=dict(zip(names, probabilities.tolist(), strict=True)),
-        digit=x[0, 0],
+        probabilities=dict(zip(class_names(model), probabilities.tolist(), strict=True)),
+        picture=as_picture(x[0]),
         feature_maps=first_conv_maps(model, x),
+        saliency=saliency_map(model, x)[0],
     )
+
+
+def as_picture(x: np.ndarray) -> np.ndarray:
+    """One input (C, H, W) as a picture in [0, 1]: (H, W) gray or (H, W, 3) colour. Inputs
+    already in [0, 1] (digits) are shown as they are; normalised ones stretched to it."""
+    picture = x[0] if len(x) == 1 else x.transpose(1, 2, 0)
+    low, high = float(picture.min()), float(picture.max())
+    if low >= 0 and high <= 1:
+        return picture
+    return (picture - low) / (high - low) if high > low else np.zeros_like(picture)
+
+
+def overlay(picture: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    """The saliency (H, W) in red over a dimmed gray copy of the picture: (H, W, 3)."""
+    gray = picture.mean(axis=2) if picture.ndim == 3 else picture
+    base = 0.25 + 0.5 * gray
+    return np.stack([np.maximum(base, saliency), base * (1 - saliency), base * (1 - saliency)], 2)
 
 
 def first_conv_maps(model: Sequential, x: np.ndarray) -> np.ndarray | None:
@@ -115,27 +147,34 @@ def sketch_composite(value: dict[str, Any] | np.ndarray | None) -> np.ndarray | 
     return value
 
 
-def predict(
-    model: Sequential, value: dict[str, Any] | np.ndarray | None
-) -> tuple[dict[str, float] | str, np.ndarray | None, np.ndarray | None]:
-    """What the page shows for a Sketchpad ``value``: the class probabilities, the input
-    picture and the feature-maps picture; or, with no pictures, ``DRAW_MESSAGE`` for a blank
-    canvas and ``SMALL_MESSAGE`` for a stray dot.
+Shown = tuple[dict[str, float] | str, np.ndarray | None, np.ndarray | None, np.ndarray | None]
 
-    A click of the brush leaves a dot some 20 pixels wide, which ``preprocess_digit`` would
-    blow up into a confident "0": ink spanning less than ``MIN_EXTENT`` of the canvas is not
-    taken for a digit."""
-    image = sketch_composite(value)
+
+def predict(model: Sequential, task: Task, value: dict[str, Any] | np.ndarray | None) -> Shown:
+    """What the page shows for its input ``value`` (a Sketchpad's value, or an uploaded
+    picture): the class probabilities, the input picture, the feature-maps picture and the
+    saliency picture; or a message and no pictures.
+
+    On the sketchpad, a click of the brush leaves a dot some 20 pixels wide, which
+    ``preprocess_digit`` would blow up into a confident "0": ink spanning less than
+    ``MIN_EXTENT`` of the canvas is not taken for a digit."""
+    drawable = task.drawable(model)
+    image = sketch_composite(value) if drawable else value
+    empty = DRAW_MESSAGE if drawable else UPLOAD_MESSAGE
     if image is None:
-        return DRAW_MESSAGE, None, None
-    if 0 < ink_extent(image) < MIN_EXTENT:
-        return SMALL_MESSAGE, None, None
+        return empty, None, None, None
+    if drawable and 0 < ink_extent(image) < MIN_EXTENT:
+        return SMALL_MESSAGE, None, None, None
     try:
-        reading = read_drawing(model, image)
+        reading = read_input(model, task, image)
     except BlankImageError:
-        return DRAW_MESSAGE, None, None
+        return empty, None, None, None
+    except DataError as error:
+        return str(error), None, None, None
+    factor = max(1, SHOWN_SIDE // max(reading.picture.shape[:2])) if not drawable else ZOOM
     maps = None if reading.feature_maps is None else tile_maps(reading.feature_maps)
-    return reading.probabilities, zoom(reading.digit), maps
+    looked = zoom(overlay(reading.picture, reading.saliency), factor)
+    return reading.probabilities, zoom(reading.picture, factor), maps, looked
 
 
 def ink_extent(image: ImageSource) -> float:
@@ -149,8 +188,8 @@ def ink_extent(image: ImageSource) -> float:
 
 
 def zoom(image: np.ndarray, factor: int = ZOOM) -> np.ndarray:
-    """A (H, W) image in [0, 1] as uint8 (H·factor, W·factor), each pixel a sharp square (the
-    browser would blur a small image it enlarges)."""
+    """A (H, W) or (H, W, 3) image in [0, 1] as uint8 (H·factor, W·factor[, 3]), each pixel a
+    sharp square (the browser would blur a small image it enlarges)."""
     pixels = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
     return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
 
@@ -171,52 +210,74 @@ def tile_maps(maps: np.ndarray) -> np.ndarray:
     return zoom(grid)
 
 
-def build_app(model: Sequential) -> gr.Blocks:
-    """The page: a canvas to draw on, a Clear button, the top classes, and the pictures of
-    what the network saw. It predicts after every stroke."""
+def build_app(model: Sequential, task: Task) -> gr.Blocks:
+    """The page: a canvas to draw on (with a Clear button) or a picture to upload, the top
+    classes, and the pictures of what the network saw. It predicts on every change."""
     gr = require("gradio", extra="app")
-    with gr.Blocks(title="nanocnn: draw a digit", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
+    drawable = task.drawable(model)
+    _, height, width = model.metadata.get("input_shape", (1, 28, 28))
+    title = "draw a digit" if drawable else "what is in your picture?"
+    with gr.Blocks(title=f"nanocnn: {title}", analytics_enabled=False) as demo:
+        gr.Markdown(DRAW_INTRO if drawable else UPLOAD_INTRO.format(size=height))
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                sketch = gr.Sketchpad(
-                    label="Your drawing",
-                    elem_id="sketch",
-                    canvas_size=(CANVAS, CANVAS),
-                    fixed_canvas=True,
-                    brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
-                    layers=False,
-                    transforms=(),
-                    type="numpy",
-                )
-                clear = gr.Button("Clear", elem_id="clear")
+                source = sketchpad(gr) if drawable else upload_box(gr)
+                clear = gr.Button("Clear", elem_id="clear") if drawable else None
             with gr.Column(scale=4):
                 label = gr.Label(
-                    value=DRAW_MESSAGE,
+                    value=DRAW_MESSAGE if drawable else UPLOAD_MESSAGE,
                     num_top_classes=TOP_CLASSES,
-                    label="The network reads",
+                    label="The network reads" if drawable else "The network sees",
                     elem_id="prediction",
                 )
                 with gr.Row():
                     with gr.Column(min_width=120):
-                        gr.Markdown("**What it sees:** the 28×28 input")
-                        digit = picture("input 28x28", elem_id="input")
+                        gr.Markdown(f"**What it sees:** the {height}×{width} input")
+                        shown = picture("input", elem_id="input")
                     with gr.Column(min_width=120):
                         gr.Markdown("**Its first layer:** feature maps")
                         maps = picture("feature maps", elem_id="feature-maps")
-        outputs = [label, digit, maps]
-        sketch.change(
-            lambda value: predict(model, value),
-            inputs=sketch,
-            outputs=outputs,
+                    with gr.Column(min_width=120):
+                        gr.Markdown("**Where it looks:** saliency")
+                        looked = picture("saliency", elem_id="saliency")
+        source.change(
+            lambda value: predict(model, task, value),
+            inputs=source,
+            outputs=[label, shown, maps, looked],
             api_name="predict",
             trigger_mode="always_last",
             show_progress="hidden",
         )
-        clear.click(None, js=CLEAR_JS)
-        sketch.clear(None, js=SELECT_BRUSH_JS)
-        demo.load(None, js=SELECT_BRUSH_JS)
+        if clear is not None:
+            clear.click(None, js=CLEAR_JS)
+            source.clear(None, js=SELECT_BRUSH_JS)
+            demo.load(None, js=SELECT_BRUSH_JS)
     return demo
+
+
+def sketchpad(gr: Any) -> gr.Sketchpad:
+    """A square canvas with a black brush, ten canvas pixels to an MNIST pixel."""
+    return gr.Sketchpad(
+        label="Your drawing",
+        elem_id="sketch",
+        canvas_size=(CANVAS, CANVAS),
+        fixed_canvas=True,
+        brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+        layers=False,
+        transforms=(),
+        type="numpy",
+    )
+
+
+def upload_box(gr: Any) -> gr.Image:
+    """A picture from a file, the clipboard or (where the browser allows) the webcam."""
+    return gr.Image(
+        label="Your picture",
+        elem_id="upload",
+        sources=["upload", "webcam", "clipboard"],
+        type="numpy",
+        image_mode="RGB",
+    )
 
 
 def picture(label: str, elem_id: str) -> gr.Image:
@@ -234,11 +295,22 @@ def picture(label: str, elem_id: str) -> gr.Image:
 
 
 def launch(
-    model: Sequential, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True
+    model: Sequential,
+    task: Task,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
 ) -> gr.Blocks:
-    """Serve the page at http://host:port (no share link, no analytics). With ``block=False``
-    it returns at once, the server running in a background thread until ``.close()``."""
-    demo = build_app(model)
+    """Serve the page for ``model`` of ``task`` at http://host:port (no share link, no
+    analytics). With ``block=False`` it returns at once, the server running in a background
+    thread until ``.close()``. A model that does not classify is refused."""
+    if not isinstance(task, ClassificationTask):
+        raise ValueError(
+            f"the app shows classifiers, and a model of the {task.name} task is not one: "
+            f"use nanocnn predict MODEL IMAGE"
+        )
+    demo = build_app(model, task)
     demo.launch(
         server_name=host,
         server_port=port,

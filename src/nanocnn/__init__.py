@@ -4,6 +4,7 @@ Every layer's forward and backward pass is written by hand, checked against nume
 gradients (:func:`gradcheck`) and vectorised (im2col + one matrix product per convolution).
 """
 
+from nanocnn import export  # nc.export.to_onnx, nc.export.load_weights
 from nanocnn.errors import (
     BlankImageError,
     DataError,
@@ -64,6 +65,7 @@ __all__ = [
     "Softmax",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "export",
     "gradcheck",
     "gradcheck_loss",
     "load",

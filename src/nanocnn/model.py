@@ -155,7 +155,11 @@ class Sequential:
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` into the model in place, after checking every name and shape."""
+        """Copy ``state`` into the model in place, after checking every name and shape.
+
+        PyTorch's BatchNorm counts its training batches in ``num_batches_tracked`` (an integer
+        scalar); nanocnn's has no use for the count, so that entry is accepted and ignored.
+        """
         own = {
             f"{index}.{name}": value
             for index, layer in enumerate(self.layers)
@@ -163,7 +167,11 @@ class Sequential:
             for name, value in store.items()
         }
         problems = [f"missing {name!r} {own[name].shape}" for name in own if name not in state]
-        problems += [f"unexpected {name!r}" for name in state if name not in own]
+        problems += [
+            f"unexpected {name!r}"
+            for name in state
+            if name not in own and not _batch_count(name, state[name], own)
+        ]
         problems += [
             f"{name!r} has shape {np.shape(state[name])}, the model needs {value.shape}"
             for name, value in own.items()
@@ -249,6 +257,17 @@ def load(path: str | os.PathLike) -> Sequential:
     metadata = header.get("metadata")
     model.metadata = metadata if isinstance(metadata, dict) else {}
     return model
+
+
+def _batch_count(name: str, value: np.ndarray, own: dict[str, np.ndarray]) -> bool:
+    """Whether ``name`` is PyTorch's integer ``<i>.num_batches_tracked`` of a BatchNorm."""
+    layer, _, key = name.rpartition(".")
+    return (
+        key == "num_batches_tracked"
+        and f"{layer}.running_mean" in own
+        and np.ndim(value) == 0
+        and np.issubdtype(np.asarray(value).dtype, np.integer)
+    )
 
 
 def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:

@@ -1,0 +1,185 @@
+"""The safetensors container, written and read with NumPy alone (no ``safetensors`` package).
+
+A safetensors file is three parts (https://github.com/huggingface/safetensors):
+
+    8 bytes        n, the header's length, an unsigned little-endian integer
+    n bytes        a UTF-8 JSON object: {name: {"dtype": "F32", "shape": [2, 3],
+                   "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}}
+    the rest       every tensor's raw little-endian C-order bytes, at [begin, end) of this part
+
+Nothing in it can hold code, and every size can be checked before anything is read: the
+reader refuses a header longer than the file, a dtype outside :data:`DTYPES`, a shape that is
+not a list of non-negative integers, offsets that disagree with the shape or that leave gaps,
+overlap or run past the end, and more than ``max_bytes`` of tensors. Each problem is a
+``ModelFileError`` naming the file. BF16 tensors (bfloat16, which NumPy lacks) are read as
+float32, exactly; the 8-bit float types are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from nanocnn.errors import ModelFileError
+
+METADATA = "__metadata__"
+# safetensors' dtype names and the NumPy dtypes that hold them (little-endian).
+DTYPES: dict[str, np.dtype] = {
+    name: np.dtype(code)
+    for name, code in {
+        "F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+        "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
+    }.items()
+}  # fmt: skip
+BF16 = "BF16"  # the upper half of a float32: read as float32
+MAX_HEADER = 100_000_000  # bytes of JSON header, the limit of the safetensors package
+
+
+def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Write ``arrays`` (any names but ``__metadata__``) and the string-to-string ``metadata``
+    to the open binary ``file``, tensors in the order given."""
+    names = {dtype: name for name, dtype in reversed(DTYPES.items())}
+    header: dict[str, Any] = {METADATA: metadata} if metadata else {}
+    if not all(isinstance(v, str) for v in (*metadata, *metadata.values())):
+        raise ValueError("safetensors metadata must map strings to strings")
+    tensors = []
+    offset = 0
+    for name, array in arrays.items():
+        if name == METADATA:
+            raise ValueError(f"{METADATA!r} is a reserved tensor name")
+        array = np.asarray(array)
+        dtype = array.dtype.newbyteorder("<")
+        if dtype not in names:
+            raise ValueError(f"tensor {name!r} has dtype {array.dtype}, which safetensors lacks")
+        tensors.append(np.ascontiguousarray(array, dtype=dtype))
+        header[name] = {
+            "dtype": names[dtype],
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the package writes it
+    file.write(len(text).to_bytes(8, "little"))
+    file.write(text)
+    for tensor in tensors:
+        file.write(tensor.data)
+
+
+def read(path: str | os.PathLike, max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file: (arrays by name, the ``__metadata__`` strings, {} if none).
+
+    Raises ``ModelFileError`` naming the file for anything that is not a valid file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as file:
+            if size < 8:
+                raise ModelFileError(f"{path}: not a safetensors file ({size} bytes)")
+            length = int.from_bytes(file.read(8), "little")
+            if length > min(size - 8, MAX_HEADER):
+                raise ModelFileError(
+                    f"{path}: not a safetensors file (its header would be {length} bytes long, "
+                    f"the file holds {size - 8} after the length)"
+                )
+            header = _parse_header(path, file.read(length))
+            metadata = _metadata(path, header.pop(METADATA, {}))
+            layout = _layout(path, header, size - 8 - length, max_bytes)
+            arrays = {name: _read_tensor(file, 8 + length, *entry) for name, entry in layout}
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read ({error})") from error
+    return arrays, metadata
+
+
+def _parse_header(path: Path, text: bytes) -> dict[str, Any]:
+    """The JSON header as a dict; a name given twice is refused, not silently overwritten."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ModelFileError(f"{path}: the header names an entry twice")
+        return dict(pairs)
+
+    try:
+        header = json.loads(text.decode("utf-8"), object_pairs_hook=unique)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ModelFileError(
+            f"{path}: the safetensors header is not valid JSON ({error})"
+        ) from error
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: the safetensors header is not a JSON object")
+    return header
+
+
+def _metadata(path: Path, metadata: Any) -> dict[str, str]:
+    if not isinstance(metadata, dict) or not all(
+        isinstance(value, str) for value in metadata.values()
+    ):
+        raise ModelFileError(f"{path}: {METADATA} must map strings to strings")
+    return metadata
+
+
+Entry = tuple[str, list[int], int, int]  # dtype name, shape, begin, end
+
+
+def _layout(path: Path, header: dict[str, Any], data_size: int, max_bytes: int) -> list:
+    """[(name, entry)] sorted by offset, after checking every entry against the file."""
+    entries: list[tuple[str, Entry]] = []
+    for name, spec in header.items():
+        where = f"{path}: tensor {name!r}"
+        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+            raise ModelFileError(f"{where} is not {{dtype, shape, data_offsets}}")
+        dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
+        if dtype not in DTYPES and dtype != BF16:
+            raise ModelFileError(f"{where} has unsupported dtype {dtype!r}")
+        if not _integers(shape) or not (_integers(offsets) and len(offsets) == 2):
+            raise ModelFileError(f"{where}: shape and data_offsets must be non-negative integers")
+        itemsize = 2 if dtype == BF16 else DTYPES[dtype].itemsize
+        begin, end = offsets
+        if end - begin != math.prod(shape) * itemsize:  # Python ints: no overflow
+            raise ModelFileError(
+                f"{where}: data_offsets {offsets} do not hold shape {shape} of {dtype}"
+            )
+        entries.append((name, (dtype, shape, begin, end)))
+    entries.sort(key=lambda item: (item[1][2], item[1][3]))
+    position = 0
+    for name, (_, _, begin, end) in entries:
+        if begin != position:
+            problem = "overlaps the one before" if begin < position else "leaves a gap before it"
+            raise ModelFileError(f"{path}: tensor {name!r} {problem} (offset {begin})")
+        position = end
+    if position != data_size:
+        raise ModelFileError(
+            f"{path}: the tensors take {position} bytes, the file holds {data_size} after "
+            "the header"
+        )
+    if position > max_bytes:
+        raise ModelFileError(f"{path}: {position} bytes of tensors, more than {max_bytes}")
+    return entries
+
+
+def _integers(values: Any) -> bool:
+    return isinstance(values, list) and all(type(v) is int and v >= 0 for v in values)
+
+
+def _read_tensor(
+    file: BinaryIO, start: int, dtype: str, shape: list[int], begin: int, end: int
+) -> np.ndarray:
+    """One tensor, in its own writable array (BF16 widened to float32, BOOL checked 0/1)."""
+    buffer = bytearray(end - begin)
+    file.seek(start + begin)
+    if file.readinto(buffer) != len(buffer):
+        raise OSError("the file is shorter than it was a moment ago")
+    if dtype == BF16:  # (u16 << 16) viewed as float32 is the same number
+        return (np.frombuffer(buffer, "<u2").astype("<u4") << 16).view("<f4").reshape(shape)
+    if dtype == "BOOL":
+        return (np.frombuffer(buffer, np.uint8) != 0).reshape(shape)
+    return np.frombuffer(buffer, DTYPES[dtype]).reshape(shape)

@@ -138,7 +138,7 @@ def _layout(path: Path, header: dict[str, Any], data_size: int, max_bytes: int) 
         if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
             raise ModelFileError(f"{where} is not {{dtype, shape, data_offsets}}")
         dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-        if dtype not in DTYPES and dtype != BF16:
+        if not isinstance(dtype, str) or (dtype not in DTYPES and dtype != BF16):
             raise ModelFileError(f"{where} has unsupported dtype {dtype!r}")
         if not _integers(shape) or not (_integers(offsets) and len(offsets) == 2):
             raise ModelFileError(f"{where}: shape and data_offsets must be non-negative integers")

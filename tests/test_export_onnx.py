@@ -4,19 +4,30 @@ layer type run in onnxruntime and in nanocnn on the same random inputs."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 import nanocnn as nc
 from nanocnn import presets
+from nanocnn.cli import main
 from nanocnn.export import DEFAULT_OPSET, EMITTERS, to_onnx
 from nanocnn.layers import LAYER_TYPES
 from tests.every_layer import INPUT_SHAPE, every_layer_model
 
-onnx = pytest.importorskip("onnx", reason="pip install 'nanocnn[export]'")
-ort = pytest.importorskip("onnxruntime", reason="pip install onnxruntime")
+
+@pytest.fixture(scope="module")
+def onnx() -> ModuleType:
+    return pytest.importorskip("onnx", reason="pip install 'nanocnn[export]'")
+
+
+@pytest.fixture(scope="module")
+def ort() -> ModuleType:
+    return pytest.importorskip("onnxruntime", reason="pip install onnxruntime")
+
 
 TOLERANCE = 1e-4  # float32, absolute
 PRESET_INPUTS = {"cnn": (1, 28, 28), "lenet": (1, 28, 28), "mlp": (1, 28, 28)}
@@ -24,6 +35,8 @@ PRESET_INPUTS["age_cnn"] = (3, 128, 128)  # its default image size
 
 
 def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort  # the tests that call this have the ort fixture
+
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(["output"], {"input": x})[0]
 
@@ -45,7 +58,7 @@ def assert_same_outputs(model: nc.Sequential, path: Path, shape: tuple[int, ...]
 
 
 @pytest.mark.parametrize("name", sorted(PRESET_INPUTS))
-def test_every_preset_runs_the_same_in_onnxruntime(tmp_path: Path, name: str) -> None:
+def test_every_preset_runs_the_same_in_onnxruntime(onnx, ort, tmp_path: Path, name: str) -> None:
     assert set(PRESET_INPUTS) == set(presets.PRESETS) | set(presets.AGE_PRESETS)
     model = presets.build(name, seed=3)
     path = to_onnx(model, tmp_path / f"{name}.onnx", input_shape=PRESET_INPUTS[name])
@@ -54,7 +67,9 @@ def test_every_preset_runs_the_same_in_onnxruntime(tmp_path: Path, name: str) ->
 
 
 @pytest.mark.parametrize("opset", [13, 17, DEFAULT_OPSET])
-def test_every_layer_type_runs_the_same_in_onnxruntime(tmp_path: Path, opset: int) -> None:
+def test_every_layer_type_runs_the_same_in_onnxruntime(
+    onnx, ort, tmp_path: Path, opset: int
+) -> None:
     model = every_layer_model()
     assert {type(layer) for layer in model} == set(LAYER_TYPES.values())
     path = to_onnx(model, tmp_path / "every.onnx", opset=opset)  # input shape from metadata
@@ -65,14 +80,14 @@ def test_every_layer_type_runs_the_same_in_onnxruntime(tmp_path: Path, opset: in
     assert_same_outputs(model, path, INPUT_SHAPE)
 
 
-def test_every_layer_type_before_the_softmax_runs_the_same(tmp_path: Path) -> None:
+def test_every_layer_type_before_the_softmax_runs_the_same(onnx, ort, tmp_path: Path) -> None:
     """The same model without its Softmax: its outputs are not squeezed into [0, 1]."""
     model = nc.Sequential(*every_layer_model().layers[:-1])
     path = to_onnx(model, tmp_path / "logits.onnx", input_shape=INPUT_SHAPE)
     assert_same_outputs(model, path, INPUT_SHAPE)
 
 
-def test_the_batch_axis_is_dynamic_and_named(tmp_path: Path) -> None:
+def test_the_batch_axis_is_dynamic_and_named(onnx, tmp_path: Path) -> None:
     proto = onnx.load(str(to_onnx(presets.build("lenet"), tmp_path / "m.onnx", (1, 28, 28))))
     (graph_input,) = proto.graph.input
     dims = graph_input.type.tensor_type.shape.dim
@@ -89,7 +104,7 @@ def test_every_layer_type_has_an_emitter() -> None:
     assert set(LAYER_TYPES.values()) <= set(EMITTERS)
 
 
-def test_the_metadata_goes_into_metadata_props(tmp_path: Path) -> None:
+def test_the_metadata_goes_into_metadata_props(onnx, tmp_path: Path) -> None:
     model = presets.build("lenet")
     classes = [str(k) for k in range(10)]
     model.metadata.update(
@@ -120,7 +135,63 @@ class Doubler(nc.Layer):
     ],
     ids=["unsupported layer", "no input shape", "bad input shape", "old opset", "too small"],
 )
-def test_clear_errors(tmp_path: Path, model: nc.Sequential, options: dict, message: str) -> None:
+def test_clear_errors(
+    onnx, tmp_path: Path, model: nc.Sequential, options: dict, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         to_onnx(model, tmp_path / "m.onnx", **options)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_the_export_command_writes_onnx(onnx, ort, tmp_path: Path, capsys) -> None:
+    model = presets.build("lenet")  # no input shape in its metadata
+    model.save(tmp_path / "model.npz")
+    args = ["--input-shape", "1,28,28", "--opset", "17"]
+    assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx"), *args]) == 0
+    assert f"{tmp_path / 'm.onnx'}: ONNX, opset 17" in capsys.readouterr().out
+    assert_same_outputs(model, tmp_path / "m.onnx", (1, 28, 28))
+    model.metadata["input_shape"] = [1, 28, 28]
+    model.save(tmp_path / "model.npz")
+    assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx")]) == 0
+    assert f"opset {DEFAULT_OPSET}" in capsys.readouterr().out
+    assert_same_outputs(model, tmp_path / "m.onnx", (1, 28, 28))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_the_export_command_changes_the_container(tmp_path: Path, suffix: str) -> None:
+    model = every_layer_model()
+    model.save(tmp_path / "model.npz")
+    out = tmp_path / f"out{suffix}"
+    assert main(["export", str(tmp_path / "model.npz"), str(out)]) == 0
+    assert_same_state(nc.load(out), model)
+
+
+def assert_same_state(actual: nc.Sequential, expected: nc.Sequential) -> None:
+    assert actual.config() == expected.config() and actual.metadata == expected.metadata
+    for name, value in expected.state_dict().items():
+        np.testing.assert_array_equal(actual.state_dict()[name], value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["m.npz", "m.txt"], "OUT must end in .onnx, .safetensors, .npz"),
+        (["m.npz", "m.safetensors", "--opset", "17"], "options of ONNX export"),
+        (["m.npz", "m.onnx", "--input-shape", "1,x"], "positive integers like 1,28,28"),
+        (["absent.npz", "m.onnx"], "absent.npz: no such file"),
+        (["m.npz", "m.onnx"], "pip install 'nanocnn[export]'"),  # with onnx made missing
+    ],
+)
+def test_export_errors_are_one_line(
+    tmp_path: Path, monkeypatch, capsys, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    nc.Sequential(nc.Flatten(), nc.Dense(4, 2)).save("m.npz")
+    try:
+        status = main(["export", *args])
+    except SystemExit as exit_:  # argparse's own errors, after its usage lines
+        status = exit_.code
+    *usage, line = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and all(text.startswith(("usage:", " ")) for text in usage)
+    assert line.startswith("nanocnn export: error: ") and message in line, line

@@ -8,7 +8,7 @@ convolution. What it shows comes from plain functions, testable without a browse
 
 Gradio (the ``app`` extra) is imported only inside the functions that build the page:
 
->>> launch(nanocnn.load("models/digits.npz"))  # doctest: +SKIP
+>>> launch(nanocnn.load("src/nanocnn/models/digits.npz"))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nanocnn as nc
+from nanocnn import safetensors
 from nanocnn.serialization import HEADER, load_arrays, save_arrays
 from nanocnn.training import Trainer, TrainingCheckpoint
 
@@ -444,27 +445,42 @@ def test_truncated_safetensors(tmp_path: Path, valid_safetensors, data: st.DataO
 
 @FUZZ
 @given(data=st.data())
-def test_flipped_bytes_in_the_safetensors_header(
+def test_flipped_bytes_in_safetensors(
     tmp_path: Path, valid_safetensors, data: st.DataObject
 ) -> None:
-    """Damage to the length or the JSON header: refused, or a model of the same shapes (a
-    changed digit of an eps, a space turned into a tab) with memory bounded by the file."""
-    damaged = bytearray(valid_safetensors.content)
-    header = st.integers(0, header_end(valid_safetensors.content) - 1)
+    """nanocnn's CRC in the metadata catches damage to the tensors and to the header's
+    meaning; damage to neither (a space of the header turned into a tab) leaves a file that
+    loads as the very same model."""
+    content = valid_safetensors.content
+    damaged = bytearray(content)
+    anywhere, header = st.integers(0, len(content) - 1), st.integers(0, header_end(content) - 1)
     for _ in range(data.draw(st.integers(1, 3), label="flips")):
-        position = data.draw(header, label="position")
+        position = data.draw(anywhere | header, label="position")
         damaged[position] ^= data.draw(st.integers(1, 255), label="xor")
     path = tmp_path / "flipped.safetensors"
     path.write_bytes(bytes(damaged))
     result = load_or_error(path, max_peak=8 << 20)
     if isinstance(result, nc.Sequential):
-        assert {k: v.shape for k, v in result.state_dict().items()} == {
-            k: v.shape for k, v in valid_safetensors.arrays.items()
-        }
+        assert_same_model(result, valid_safetensors.arrays)
+        assert result.config() == valid_safetensors.header["layers"]
+
+
+def test_a_flipped_bit_among_the_weights_is_caught(tmp_path: Path, valid_safetensors) -> None:
+    damaged = bytearray(valid_safetensors.content)
+    damaged[-1] ^= 1  # the last weight's last byte
+    path = tmp_path / "bit.safetensors"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(nc.ModelFileError, match="damaged"):
+        nc.load(path)
 
 
 def safetensors_bytes(header: dict | bytes, data: bytes = bytes(16), length: int | None = None):
-    """A hand-made safetensors file: the length (by default the header's), header, data."""
+    """A hand-made safetensors file: the length (by default the header's), header, data. A
+    header with nanocnn's metadata gets the right checksum, as an attacker would give it."""
+    if isinstance(header, dict) and "nanocnn" in header.get("__metadata__", {}):
+        tensors = {name: spec for name, spec in header.items() if name != "__metadata__"}
+        crc = safetensors.checksum(tensors, header["__metadata__"], [data])
+        header = {**header, "__metadata__": {**header["__metadata__"], safetensors.CHECKSUM: crc}}
     text = header if isinstance(header, bytes) else json.dumps(header).encode()
     return (len(text) if length is None else length).to_bytes(8, "little") + text + data
 
@@ -524,6 +540,14 @@ HOSTILE_SAFETENSORS = {
     "nanocnn header not JSON": (
         safetensors_bytes({"__metadata__": {"nanocnn": "{"}}, b""),
         "not valid JSON",
+    ),
+    "no checksum": (
+        safetensors_bytes(b'{"__metadata__": {"nanocnn": "{}"}}', b""),
+        "not written by nanocnn",
+    ),
+    "wrong checksum": (
+        safetensors_bytes(b'{"__metadata__": {"nanocnn": "{}", "nanocnn.crc32": "0"}}', b""),
+        "do not match their CRC",
     ),
     "nanocnn header a lone surrogate": (
         safetensors_bytes({"__metadata__": {"nanocnn": '"\ud800"'}}, b""),

@@ -13,6 +13,13 @@ not a list of non-negative integers, offsets that disagree with the shape or tha
 overlap or run past the end, and more than ``max_bytes`` of tensors. Each problem is a
 ``ModelFileError`` naming the file. BF16 tensors (bfloat16, which NumPy lacks) are read as
 float32, exactly; the 8-bit float types are refused.
+
+One addition of nanocnn's own, which other tools carry along unread: the metadata entry
+``nanocnn.crc32``, a CRC-32 of the whole header (but itself) and of the tensors' bytes. A zip
+checks its entries that way; without it, a flipped bit among the weights would load as other
+weights, and one in a digit of the metadata as another model.
+Files without the entry (written by other tools) are read unchecked; the reader of nanocnn's
+model files requires it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,6 +37,7 @@ import numpy as np
 from nanocnn.errors import ModelFileError
 
 METADATA = "__metadata__"
+CHECKSUM = "nanocnn.crc32"  # the __metadata__ entry nanocnn adds, see checksum()
 # safetensors' dtype names and the NumPy dtypes that hold them (little-endian).
 DTYPES: dict[str, np.dtype] = {
     name: np.dtype(code)
@@ -44,9 +54,9 @@ def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str
     """Write ``arrays`` (any names but ``__metadata__``) and the string-to-string ``metadata``
     to the open binary ``file``, tensors in the order given."""
     names = {dtype: name for name, dtype in reversed(DTYPES.items())}
-    header: dict[str, Any] = {METADATA: metadata} if metadata else {}
     if not all(isinstance(v, str) for v in (*metadata, *metadata.values())):
         raise ValueError("safetensors metadata must map strings to strings")
+    header: dict[str, Any] = {}
     tensors = []
     offset = 0
     for name, array in arrays.items():
@@ -63,7 +73,8 @@ def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str
             "data_offsets": [offset, offset + array.nbytes],
         }
         offset += array.nbytes
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    metadata = {**metadata, CHECKSUM: checksum(header, metadata, [t.data for t in tensors])}
+    text = json.dumps({METADATA: metadata, **header}, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the package writes it
     file.write(len(text).to_bytes(8, "little"))
     file.write(text)
@@ -74,7 +85,9 @@ def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str
 def read(path: str | os.PathLike, max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read a safetensors file: (arrays by name, the ``__metadata__`` strings, {} if none).
 
-    Raises ``ModelFileError`` naming the file for anything that is not a valid file.
+    Raises ``ModelFileError`` naming the file for anything that is not a valid file, and for
+    a file whose ``nanocnn.crc32`` does not match its contents (the entry stays in the
+    metadata returned: whether it was there is for the caller to judge).
     """
     path = Path(path)
     if not path.is_file():
@@ -93,10 +106,29 @@ def read(path: str | os.PathLike, max_bytes: int) -> tuple[dict[str, np.ndarray]
             header = _parse_header(path, file.read(length))
             metadata = _metadata(path, header.pop(METADATA, {}))
             layout = _layout(path, header, size - 8 - length, max_bytes)
-            arrays = {name: _read_tensor(file, 8 + length, *entry) for name, entry in layout}
+            data = [
+                _read_bytes(file, 8 + length + begin, end - begin) for _, (*_, begin, end) in layout
+            ]
     except OSError as error:
         raise ModelFileError(f"{path}: cannot be read ({error})") from error
+    expected = metadata.get(CHECKSUM)
+    if expected is not None and checksum(header, metadata, data) != expected:
+        raise ModelFileError(f"{path}: the file is damaged (its contents do not match their CRC)")
+    arrays = {
+        name: _as_array(buffer, dtype, shape)
+        for (name, (dtype, shape, _, _)), buffer in zip(layout, data, strict=True)
+    }
     return arrays, metadata
+
+
+def checksum(tensors: dict[str, Any], metadata: dict[str, str], data: Iterable[Any]) -> str:
+    """CRC-32, as 8 hex digits, of the header's tensor entries and metadata (but the checksum),
+    as canonical JSON, then of the tensors' bytes ``data`` (buffers, in file order)."""
+    metadata = {key: value for key, value in metadata.items() if key != CHECKSUM}
+    crc = zlib.crc32(json.dumps([tensors, metadata], sort_keys=True).encode("ascii"))
+    for buffer in data:
+        crc = zlib.crc32(buffer, crc)
+    return f"{crc:08x}"
 
 
 def _parse_header(path: Path, text: bytes) -> dict[str, Any]:
@@ -170,14 +202,17 @@ def _integers(values: Any) -> bool:
     return isinstance(values, list) and all(type(v) is int and v >= 0 for v in values)
 
 
-def _read_tensor(
-    file: BinaryIO, start: int, dtype: str, shape: list[int], begin: int, end: int
-) -> np.ndarray:
-    """One tensor, in its own writable array (BF16 widened to float32, BOOL checked 0/1)."""
-    buffer = bytearray(end - begin)
-    file.seek(start + begin)
-    if file.readinto(buffer) != len(buffer):
+def _read_bytes(file: BinaryIO, start: int, count: int) -> bytearray:
+    """``count`` bytes from ``start`` in a writable buffer (the array then needs no copy)."""
+    buffer = bytearray(count)
+    file.seek(start)
+    if file.readinto(buffer) != count:
         raise OSError("the file is shorter than it was a moment ago")
+    return buffer
+
+
+def _as_array(buffer: bytearray, dtype: str, shape: list[int]) -> np.ndarray:
+    """The tensor in ``buffer`` (BF16 widened to float32, BOOL checked 0/1)."""
     if dtype == BF16:  # (u16 << 16) viewed as float32 is the same number
         return (np.frombuffer(buffer, "<u2").astype("<u4") << 16).view("<f4").reshape(shape)
     if dtype == "BOOL":

@@ -76,6 +76,8 @@ def load_arrays(
                 f"{path}: a safetensors file without nanocnn's header (no {SAFETENSORS_KEY!r} "
                 "in its __metadata__); load plain weights with nanocnn.export.load_weights"
             )
+        if safetensors.CHECKSUM not in metadata:  # a damaged key, or a hand-made file
+            raise ModelFileError(f"{path}: damaged, or not written by nanocnn (no checksum)")
         return arrays, _parse_header(path, metadata[SAFETENSORS_KEY])
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")

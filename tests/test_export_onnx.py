@@ -87,6 +87,15 @@ def test_every_layer_type_before_the_softmax_runs_the_same(onnx, ort, tmp_path: 
     assert_same_outputs(model, path, INPUT_SHAPE)
 
 
+def test_a_float64_model_exports_as_float32(onnx, ort, tmp_path: Path) -> None:
+    model = every_layer_model().astype(np.float64)
+    path = to_onnx(model, tmp_path / "f64.onnx")
+    assert {init.data_type for init in onnx.load(str(path)).graph.initializer} == {
+        onnx.TensorProto.FLOAT
+    }
+    assert_same_outputs(model, path, INPUT_SHAPE)
+
+
 def test_the_batch_axis_is_dynamic_and_named(onnx, tmp_path: Path) -> None:
     proto = onnx.load(str(to_onnx(presets.build("lenet"), tmp_path / "m.onnx", (1, 28, 28))))
     (graph_input,) = proto.graph.input
@@ -130,10 +139,11 @@ class Doubler(nc.Layer):
         (nc.Sequential(nc.Flatten(), Doubler()), {"input_shape": (4,)}, r"layer 1 \(Doubler\)"),
         (nc.Sequential(nc.Flatten()), {}, "no input_shape"),
         (nc.Sequential(nc.Flatten()), {"input_shape": (0, 3)}, "positive integers"),
+        (nc.Sequential(nc.Flatten()), {"input_shape": (True, 3)}, "positive integers"),
         (nc.Sequential(nc.Flatten()), {"input_shape": (4,), "opset": 12}, "opset must be"),
         (nc.Sequential(nc.Conv2D(1, 2, 5)), {"input_shape": (1, 3, 3)}, "smaller than the kernel"),
     ],
-    ids=["unsupported layer", "no input shape", "bad input shape", "old opset", "too small"],
+    ids=["unsupported layer", "no input shape", "zero size", "bool size", "old opset", "too small"],
 )
 def test_clear_errors(
     onnx, tmp_path: Path, model: nc.Sequential, options: dict, message: str

@@ -2,7 +2,8 @@
 
 The graph reads ``input`` of shape (N, *input_shape), float32, with a dynamic batch axis
 ``N``, and writes ``output`` (N, ...): the model's own output (logits for the digit presets).
-Weights are float32 initializers under their dotted PyTorch names (``"0.weight"``). The
+Weights are float32 initializers under their dotted PyTorch names (``"0.weight"``), also
+those of a float64 model (onnxruntime runs convolutions in float32 only). The
 model's ``metadata`` (task, class names, input shape, normalisation...) goes into the file's
 ``metadata_props``: strings as they are, anything else as JSON.
 
@@ -91,6 +92,7 @@ def _input_shape(model: Sequential, input_shape: tuple[int, ...] | None) -> tupl
         isinstance(shape, (tuple, list))
         and shape
         and all(isinstance(size, (int, np.integer)) and size >= 1 for size in shape)
+        and not any(isinstance(size, bool) for size in shape)
     ):
         raise ValueError(f"input_shape must be positive integers such as (1, 28, 28), got {shape}")
     return tuple(int(size) for size in shape)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Create ``path``'s folder if needed and replace ``path`` by what ``write(file)`` writes
     into a fresh binary file, atomically. Returns the path."""
     path = Path(path)

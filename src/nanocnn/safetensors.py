@@ -24,6 +24,7 @@ model files requires it.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -202,7 +203,7 @@ def _integers(values: Any) -> bool:
     return isinstance(values, list) and all(type(v) is int and v >= 0 for v in values)
 
 
-def _read_bytes(file: BinaryIO, start: int, count: int) -> bytearray:
+def _read_bytes(file: io.BufferedReader, start: int, count: int) -> bytearray:
     """``count`` bytes from ``start`` in a writable buffer (the array then needs no copy)."""
     buffer = bytearray(count)
     file.seek(start)

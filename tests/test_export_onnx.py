@@ -153,13 +153,21 @@ def test_clear_errors(
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_the_export_command_writes_onnx(onnx, ort, tmp_path: Path, capsys) -> None:
-    model = presets.build("lenet")  # no input shape in its metadata
+@pytest.mark.parametrize("name", sorted(PRESET_INPUTS))
+def test_the_export_command_writes_onnx_for_every_preset(
+    onnx, ort, tmp_path: Path, capsys, name: str
+) -> None:
+    model = presets.build(name)  # no input shape in its metadata: given on the command line
     model.save(tmp_path / "model.npz")
-    args = ["--input-shape", "1,28,28", "--opset", "17"]
-    assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx"), *args]) == 0
+    shape = ",".join(map(str, PRESET_INPUTS[name]))
+    args = ["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx"), "--input-shape"]
+    assert main([*args, shape, "--opset", "17"]) == 0
     assert f"{tmp_path / 'm.onnx'}: ONNX, opset 17" in capsys.readouterr().out
-    assert_same_outputs(model, tmp_path / "m.onnx", (1, 28, 28))
+    assert_same_outputs(model, tmp_path / "m.onnx", PRESET_INPUTS[name])
+
+
+def test_the_export_command_takes_the_input_shape_from_the_model(onnx, ort, tmp_path, capsys):
+    model = presets.build("lenet")
     model.metadata["input_shape"] = [1, 28, 28]
     model.save(tmp_path / "model.npz")
     assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx")]) == 0
@@ -168,8 +176,9 @@ def test_the_export_command_writes_onnx(onnx, ort, tmp_path: Path, capsys) -> No
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
-def test_the_export_command_changes_the_container(tmp_path: Path, suffix: str) -> None:
-    model = every_layer_model()
+@pytest.mark.parametrize("name", [*sorted(PRESET_INPUTS), "every layer type"])
+def test_the_export_command_changes_the_container(tmp_path: Path, suffix: str, name: str) -> None:
+    model = every_layer_model() if name == "every layer type" else presets.build(name)
     model.save(tmp_path / "model.npz")
     out = tmp_path / f"out{suffix}"
     assert main(["export", str(tmp_path / "model.npz"), str(out)]) == 0

@@ -17,9 +17,8 @@ float32, exactly; the 8-bit float types are refused.
 One addition of nanocnn's own, which other tools carry along unread: the metadata entry
 ``nanocnn.crc32``, a CRC-32 of the whole header (but itself) and of the tensors' bytes. A zip
 checks its entries that way; without it, a flipped bit among the weights would load as other
-weights, and one in a digit of the metadata as another model.
-Files without the entry (written by other tools) are read unchecked; the reader of nanocnn's
-model files requires it.
+weights, and one in a digit of the metadata as another model. Files without the entry
+(written by other tools) are read unchecked; the reader of nanocnn's model files requires it.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ DTYPES: dict[str, np.dtype] = {
         "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
     }.items()
 }  # fmt: skip
+NAMES = {dtype: name for name, dtype in DTYPES.items()}
 BF16 = "BF16"  # the upper half of a float32: read as float32
 MAX_HEADER = 100_000_000  # bytes of JSON header, the limit of the safetensors package
 
@@ -54,7 +54,6 @@ MAX_HEADER = 100_000_000  # bytes of JSON header, the limit of the safetensors p
 def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
     """Write ``arrays`` (any names but ``__metadata__``) and the string-to-string ``metadata``
     to the open binary ``file``, tensors in the order given."""
-    names = {dtype: name for name, dtype in reversed(DTYPES.items())}
     if not all(isinstance(v, str) for v in (*metadata, *metadata.values())):
         raise ValueError("safetensors metadata must map strings to strings")
     header: dict[str, Any] = {}
@@ -65,11 +64,11 @@ def write(file: BinaryIO, arrays: dict[str, np.ndarray], metadata: dict[str, str
             raise ValueError(f"{METADATA!r} is a reserved tensor name")
         array = np.asarray(array)
         dtype = array.dtype.newbyteorder("<")
-        if dtype not in names:
+        if dtype not in NAMES:
             raise ValueError(f"tensor {name!r} has dtype {array.dtype}, which safetensors lacks")
         tensors.append(np.ascontiguousarray(array, dtype=dtype))
         header[name] = {
-            "dtype": names[dtype],
+            "dtype": NAMES[dtype],
             "shape": list(array.shape),
             "data_offsets": [offset, offset + array.nbytes],
         }
@@ -94,10 +93,10 @@ def read(path: str | os.PathLike, max_bytes: int) -> tuple[dict[str, np.ndarray]
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     size = path.stat().st_size
+    if size < 8:
+        raise ModelFileError(f"{path}: not a safetensors file ({size} bytes)")
     try:
         with path.open("rb") as file:
-            if size < 8:
-                raise ModelFileError(f"{path}: not a safetensors file ({size} bytes)")
             length = int.from_bytes(file.read(8), "little")
             if length > min(size - 8, MAX_HEADER):
                 raise ModelFileError(
@@ -163,7 +162,9 @@ def _metadata(path: Path, metadata: Any) -> dict[str, str]:
 Entry = tuple[str, list[int], int, int]  # dtype name, shape, begin, end
 
 
-def _layout(path: Path, header: dict[str, Any], data_size: int, max_bytes: int) -> list:
+def _layout(
+    path: Path, header: dict[str, Any], data_size: int, max_bytes: int
+) -> list[tuple[str, Entry]]:
     """[(name, entry)] sorted by offset, after checking every entry against the file."""
     entries: list[tuple[str, Entry]] = []
     for name, spec in header.items():
@@ -213,7 +214,8 @@ def _read_bytes(file: io.BufferedReader, start: int, count: int) -> bytearray:
 
 
 def _as_array(buffer: bytearray, dtype: str, shape: list[int]) -> np.ndarray:
-    """The tensor in ``buffer`` (BF16 widened to float32, BOOL checked 0/1)."""
+    """The tensor in ``buffer`` (BF16 widened to float32; BOOL read as byte != 0, so that no
+    array holds a bool that is neither 0 nor 1)."""
     if dtype == BF16:  # (u16 << 16) viewed as float32 is the same number
         return (np.frombuffer(buffer, "<u2").astype("<u4") << 16).view("<f4").reshape(shape)
     if dtype == "BOOL":

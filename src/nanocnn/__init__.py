@@ -4,6 +4,7 @@ Every layer's forward and backward pass is written by hand, checked against nume
 gradients (:func:`gradcheck`) and vectorised (im2col + one matrix product per convolution).
 """
 
+from nanocnn import export  # nc.export.to_onnx
 from nanocnn.errors import (
     BlankImageError,
     DataError,
@@ -76,6 +77,7 @@ __all__ = [
     "Softmax",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "export",
     "gradcheck",
     "gradcheck_loss",
     "load",

@@ -11,7 +11,8 @@ page displays.
 
 Gradio (the ``app`` extra) is imported only inside the functions that build the page:
 
->>> launch(*nanocnn.cli.arguments.load_with_task("model.npz"))  # doctest: +SKIP
+>>> model = nanocnn.load("runs/images/model.npz")  # doctest: +SKIP
+>>> launch(model, nanocnn.tasks.task_of(model))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -242,7 +242,11 @@ class Sequential:
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` into the model in place, after checking every name and shape."""
+        """Copy ``state`` into the model in place, after checking every name and shape.
+
+        PyTorch's BatchNorm counts its training batches in ``num_batches_tracked`` (an integer
+        scalar); nanocnn's has no use for the count, so that entry is accepted and ignored.
+        """
         own = {
             f"{index}.{name}": value
             for index, layer in enumerate(self.layers)
@@ -250,7 +254,11 @@ class Sequential:
             for name, value in store.items()
         }
         problems = [f"missing {name!r} {own[name].shape}" for name in own if name not in state]
-        problems += [f"unexpected {name!r}" for name in state if name not in own]
+        problems += [
+            f"unexpected {name!r}"
+            for name in state
+            if name not in own and not _batch_count(name, state[name], own)
+        ]
         problems += [
             f"{name!r} has shape {np.shape(state[name])}, the model needs {value.shape}"
             for name, value in own.items()
@@ -304,9 +312,27 @@ class Sequential:
 
         return save_model(self, path)
 
+    def load_weights(self, path: str | os.PathLike) -> Sequential:
+        """Copy the weights of a state-dict file (safetensors, e.g. from PyTorch, or a nanocnn
+        file) into this model in place; see :func:`nanocnn.persistence.load_weights`."""
+        from nanocnn.persistence import load_weights  # persistence builds models: import late
+
+        return load_weights(self, path)
+
     def __repr__(self) -> str:
         body = "".join(f"\n  ({index}): {layer!r}" for index, layer in enumerate(self.layers))
         return f"Sequential({body}\n)"
+
+
+def _batch_count(name: str, value: np.ndarray, own: dict[str, np.ndarray]) -> bool:
+    """Whether ``name`` is PyTorch's integer ``<i>.num_batches_tracked`` of a BatchNorm."""
+    layer, _, key = name.rpartition(".")
+    return (
+        key == "num_batches_tracked"
+        and f"{layer}.running_mean" in own
+        and np.ndim(value) == 0
+        and np.issubdtype(np.asarray(value).dtype, np.integer)
+    )
 
 
 def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:

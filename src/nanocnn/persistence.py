@@ -7,6 +7,11 @@ header, atomically, read back without ever running code from the file.
   and a header ``{"format": "nanocnn-model", "version": 1, "layers": [...], "metadata": {...}}``:
   the architecture (each layer's type and constructor arguments) and the model's metadata
   (its task, input shape, class names, normalisation...). The file alone rebuilds the model.
+- **Weights alone** (a state dict) come from any safetensors file, such as one written by
+  ``safetensors.torch.save_file(torch_model.state_dict(), path)``: :func:`load_weights`.
+  The names are PyTorch's ``nn.Sequential`` ones, which nanocnn's layers share; BatchNorm's
+  ``num_batches_tracked`` is ignored. The other way needs nothing more: a model saved as
+  ``model.safetensors`` is read by ``safetensors.torch.load_file``.
 - A **training checkpoint** holds the whole training state (model, optimizer, callbacks,
   random generators, history) with ``"format": "nanocnn-checkpoint"``; it is written and read
   by :class:`nanocnn.training.Trainer`.
@@ -26,7 +31,7 @@ import numpy as np
 
 from nanocnn.errors import ModelFileError
 from nanocnn.model import Sequential
-from nanocnn.serialization import load_arrays, save_arrays
+from nanocnn.serialization import is_safetensors, load_arrays, read_safetensors, save_arrays
 
 MODEL_FORMAT = "nanocnn-model"
 CHECKPOINT_FORMAT = "nanocnn-checkpoint"
@@ -72,6 +77,22 @@ def load_model(path: str | os.PathLike) -> Sequential:
         raise ModelFileError(f"{path}: {error}") from error
     metadata = header.get("metadata")
     model.metadata = metadata if isinstance(metadata, dict) else {}
+    return model
+
+
+def load_weights(model: Sequential, path: str | os.PathLike) -> Sequential:
+    """Copy the weights of the file at ``path`` into ``model`` in place; returns the model.
+
+    ``path`` is any safetensors file of a state dict (from ``safetensors.torch.save_file``,
+    ``safetensors.numpy.save_file`` or nanocnn), or a nanocnn ``.npz`` file. Its tensors are
+    converted to the model's dtype. Raises ``ModelFileError`` naming the file when it cannot
+    be read or its names and shapes do not fit the model.
+    """
+    arrays, _ = read_safetensors(path) if is_safetensors(path) else load_arrays(path)
+    try:
+        model.load_state_dict(arrays)
+    except ValueError as error:
+        raise ModelFileError(f"{path}: {error}") from error
     return model
 
 

@@ -1,24 +1,20 @@
 """A safe file container for named arrays plus a JSON header: models and checkpoints.
 
-The file is an ordinary NumPy ``.npz`` (a zip of ``.npy`` files) that holds the arrays and
-one extra entry, ``__header__``, the UTF-8 JSON header as uint8. Reading it never unpickles:
-each entry's ``.npy`` header is parsed first, only plain numeric dtypes are accepted, and the
-declared size is checked against the bytes that are really there before anything is allocated.
-Writing is atomic: a temporary file in the same folder, flushed to disk, renamed over the
-target, then the folder itself flushed so that the rename survives a power cut: a crash at any
-moment leaves either the old file or the new one, never half of one. The temporary file is
-named ``.<name>.<pid>.<random>``: one a killed process left behind is never read, and the next
-save to the same path deletes it (those of processes still running are left alone).
+The path's suffix chooses the container. ``.safetensors`` is the format of Hugging Face and
+PyTorch (see :mod:`nanocnn.safetensors`): the header goes into its ``__metadata__`` as one JSON
+string under ``"nanocnn"``, the arrays are its tensors. Any other suffix is an ordinary NumPy
+``.npz`` (a zip of ``.npy`` files) that holds the arrays and one extra entry, ``__header__``,
+the UTF-8 JSON header as uint8. Reading either never unpickles and never runs code: only plain
+numeric dtypes are accepted, and every declared size is checked against the bytes that are
+really there before anything is allocated. Writing is atomic (:mod:`nanocnn.atomic`): a crash
+at any moment leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,81 +22,63 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn import safetensors
+from nanocnn.atomic import write_atomically
 from nanocnn.errors import ModelFileError
 
 HEADER = "__header__"
+SAFETENSORS_KEY = "nanocnn"  # the __metadata__ entry of a safetensors file that holds the header
 ALLOWED_KINDS = "fiub"  # float, signed and unsigned int, bool: nothing that can hold code
 MAX_BYTES = 2**31  # refuse files that would expand to more than 2 GiB of arrays
 
 
 def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], header: dict) -> Path:
-    """Write ``arrays`` and the JSON ``header`` to ``path`` atomically. Returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``arrays`` and the JSON ``header`` to ``path`` atomically, as safetensors if the
+    suffix is ``.safetensors``, else as ``.npz``. Returns the path."""
     if HEADER in arrays:
         raise ValueError(f"{HEADER!r} is a reserved array name")
+    if is_safetensors(path):
+        metadata = {SAFETENSORS_KEY: json.dumps(header)}
+        return write_atomically(path, lambda file: safetensors.write(file, arrays, metadata))
     entries = dict(arrays)
     entries[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    _remove_orphans(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **entries)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-    return path
+    return write_atomically(path, lambda file: np.savez(file, **entries))
 
 
-def _remove_orphans(path: Path) -> None:
-    """Delete the temporary files of earlier saves to ``path`` whose process is gone."""
-    for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.*"):
-        pid = orphan.name[len(path.name) + 2 :].split(".")[0]
-        if pid.isdigit() and not _running(int(pid)):
-            orphan.unlink(missing_ok=True)
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a safetensors file (by its suffix, in any case)."""
+    return Path(path).suffix.lower() == ".safetensors"
 
 
-def _running(pid: int) -> bool:
-    """Whether a process ``pid`` exists (signal 0 checks without sending anything; on Windows
-    ``os.kill`` would end the process, so there every file is kept)."""
-    if os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process, or a platform that cannot tell: keep its file
-    return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Flush a folder's entries (a rename) to disk; where folders cannot be opened, as on
-    Windows, there is nothing to do."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # some file systems refuse to flush folders
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def read_safetensors(
+    path: str | os.PathLike, max_bytes: int = MAX_BYTES
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read any safetensors file, also one written by another tool (``safetensors.torch``):
+    (arrays by name, its ``__metadata__`` strings). ``ModelFileError`` for a bad file."""
+    return safetensors.read(path, max_bytes)
 
 
 def load_arrays(
     path: str | os.PathLike, max_bytes: int = MAX_BYTES
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a file written by :func:`save_arrays`: (arrays, header).
+    """Read a file written by :func:`save_arrays` (the suffix chooses the container): (arrays,
+    header).
 
     Raises ``ModelFileError`` naming the file for anything that is not such a file: missing,
-    not a zip, truncated, an entry that is not a plain numeric array, or sizes that lie.
+    not a zip or safetensors file, truncated, an entry that is not a plain numeric array, or
+    sizes that lie.
     """
     path = Path(path)
+    if is_safetensors(path):
+        arrays, metadata = safetensors.read(path, max_bytes)
+        if SAFETENSORS_KEY not in metadata:
+            raise ModelFileError(
+                f"{path}: a safetensors file without nanocnn's header (no {SAFETENSORS_KEY!r} "
+                "in its __metadata__); load plain weights with model.load_weights"
+            )
+        if safetensors.CHECKSUM not in metadata:  # a damaged key, or a hand-made file
+            raise ModelFileError(f"{path}: damaged, or not written by nanocnn (no checksum)")
+        return arrays, _parse_header(path, metadata[SAFETENSORS_KEY])
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     try:
@@ -114,13 +92,18 @@ def load_arrays(
         raise ModelFileError(f"{path}: not a readable nanocnn file ({error})") from error
     if HEADER not in arrays:
         raise ModelFileError(f"{path}: not a nanocnn file (it has no {HEADER} entry)")
+    return arrays, _parse_header(path, arrays.pop(HEADER).tobytes())
+
+
+def _parse_header(path: Path, text: str | bytes) -> dict[str, Any]:
+    """The JSON object ``text`` (bytes: UTF-8), or a ModelFileError naming the file."""
     try:
-        header = json.loads(arrays.pop(HEADER).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ModelFileError(f"{path}: the header is not valid JSON ({error})") from error
     if not isinstance(header, dict):
         raise ModelFileError(f"{path}: the header is not a JSON object")
-    return arrays, header
+    return header
 
 
 def _read_entries(archive: zipfile.ZipFile, path: Path, max_bytes: int) -> dict[str, np.ndarray]:

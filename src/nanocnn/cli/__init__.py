@@ -8,6 +8,7 @@ defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what 
     nanocnn evaluate  MODEL_FILE [--data-dir PATH]
     nanocnn predict   MODEL_FILE IMAGE [IMAGE ...]
     nanocnn summary   MODEL_FILE
+    nanocnn export    MODEL_FILE OUT(.onnx|.safetensors|.npz) [--input-shape C,H,W] [--opset N]
     nanocnn gradcheck [--layer TYPE] [--tolerance F]
     nanocnn app       [--model PATH] [--port N] [--host ADDR]
 
@@ -23,10 +24,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from nanocnn.cli import app, evaluate, gradcheck, predict, summary, train
+from nanocnn import __version__
+from nanocnn.cli import app, evaluate, export, gradcheck, predict, summary, train
 from nanocnn.errors import NanocnnError
 
-COMMANDS = [train, evaluate, predict, summary, gradcheck, app]
+COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nanocnn", description="Convolutional networks from scratch in NumPy."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"nanocnn {__version__}")
     subparsers = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     for command in COMMANDS:
         name = command.__name__.rsplit(".", 1)[-1]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from nanocnn.cli.arguments import positive_int
 
-# The model the repository ships (see models/README.md for the command that made it).
-BUNDLED_MODEL = Path(__file__).parents[3] / "models" / "digits.npz"
+# The model the package ships (see nanocnn/models/README.md for the command that made it).
+BUNDLED_MODEL = Path(__file__).parents[1] / "models" / "digits.npz"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=BUNDLED_MODEL,
-        help="a digits model file (default: the bundled models/digits.npz)",
+        help="a digits model file (default: the bundled nanocnn/models/digits.npz)",
     )
     parser.add_argument("--port", type=positive_int, default=7860, help="default: 7860")
     parser.add_argument(

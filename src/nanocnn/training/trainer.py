@@ -43,12 +43,13 @@ from typing import Any
 import numpy as np
 
 from nanocnn import metrics
-from nanocnn.errors import ModelFileError, NonFiniteLossError
+from nanocnn.errors import NonFiniteLossError
 from nanocnn.losses import BCEWithLogitsLoss, Loss, SoftmaxCrossEntropy
 from nanocnn.model import Sequential, as_input
 from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
+from nanocnn.training.checkpoint import restore_training_state, training_state
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
@@ -297,32 +298,11 @@ class Trainer:
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """(arrays, JSON-able state) describing the whole training state."""
-        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        arrays.update({f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()})
-        callback_states = []
-        for index, callback in enumerate(self.callbacks):
-            plain = {}
-            for key, value in callback.state_dict().items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"callbacks.{index}.{key}"] = value
-                else:
-                    plain[key] = value
-            callback_states.append(plain)
-        state = {
-            "epoch": self.epoch,
-            "step": self.step,
-            "rng": self.rng.bit_generator.state,
-            "layer_rngs": [layer.rng.bit_generator.state for layer in self.random_layers()],
-            "history": self.history.rows,
-            "callbacks": callback_states,
-            "layers": self.model.config(),
-            "metadata": self.model.metadata,
-        }
-        return arrays, state
+        return training_state(self)
 
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write the training state to ``path`` atomically (old file intact on a crash)."""
-        saved = save_checkpoint(path, *self.state_dict())
+        saved = save_checkpoint(path, *training_state(self))
         self.saved_epoch = self.epoch
         return saved
 
@@ -335,32 +315,8 @@ class Trainer:
         self, arrays: dict[str, np.ndarray], state: dict[str, Any], source: object = "checkpoint"
     ) -> None:
         """Restore the training state read from a checkpoint (``source`` names it in errors)."""
-        if state.get("layers") != self.model.config():
-            raise ModelFileError(f"{source}: the checkpoint is of a different architecture")
-        try:
-            self.model.load_state_dict(_prefixed(arrays, "model."))
-            self.optimizer.load_state_dict(_prefixed(arrays, "optimizer."))
-            for index, callback in enumerate(self.callbacks):
-                callback_state = dict(state["callbacks"][index])
-                callback_state.update(_prefixed(arrays, f"callbacks.{index}."))
-                callback.load_state_dict(callback_state)
-            self.epoch, self.step = int(state["epoch"]), int(state["step"])
-            self.rng.bit_generator.state = state["rng"]
-            layers = self.random_layers()
-            if len(state["layer_rngs"]) != len(layers):
-                raise ValueError("the checkpoint has another number of random layers")
-            for layer, rng_state in zip(layers, state["layer_rngs"], strict=True):
-                layer.rng.bit_generator.state = rng_state
-            self.history = History(list(state["history"]))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            raise ModelFileError(
-                f"{source}: the checkpoint is damaged or does not fit this run ({error!r})"
-            ) from error
+        restore_training_state(self, arrays, state, source)
         self.saved_epoch = self.epoch
-
-
-def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

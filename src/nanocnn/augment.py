@@ -9,7 +9,7 @@ parameters explicitly (``affine``, ``shift``), so the geometry can be tested on 
 Coordinates are (row, col) = (y, x) with rows pointing down, as NumPy indexes an image.
 Geometric transforms fill with zeros where the output looks outside the source image.
 
-An ``Augmenter`` chains steps by name; ``digits()`` and ``faces()`` are ready-made ones. The
+An ``Augmenter`` chains steps; ``digits()``, ``faces()`` and ``natural()`` are ready-made ones. The
 training loop calls ``augment(x_batch, rng)`` on each training batch, never on test data.
 """
 
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "STEPS",
     "Augmenter",
     "affine",
     "affine_matrices",
@@ -239,37 +238,25 @@ def random_brightness_contrast(
     return y
 
 
-# The steps an Augmenter can name, with the keyword arguments each accepts.
-STEPS: dict[str, Callable[..., np.ndarray]] = {
-    "flip": random_flip,
-    "shift": random_shift,
-    "affine": random_affine,
-    "brightness_contrast": random_brightness_contrast,
-}
+Step = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # f(x, rng) -> new x
 
 
 @dataclass
 class Augmenter:
     """A chain of random augmentations, applied in order: ``augment(x, rng) -> x``.
 
-    Each step is a name from ``STEPS`` and the keyword arguments for that function, so the whole
-    recipe is plain data that prints, compares and saves with a model's config, e.g.
-    ``Augmenter([("flip", {"p": 0.5}), ("shift", {"max_shift": 4})])``.
+    Each step is a function ``f(x, rng)``: one of the random functions above with its options
+    bound, e.g. ``Augmenter([partial(random_flip, p=0.5), partial(random_shift, max_shift=4)])``.
     """
 
-    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for name, _ in self.steps:
-            if name not in STEPS:
-                raise ValueError(f"unknown augmentation step {name!r}; known: {sorted(STEPS)}")
+    steps: list[Step] = field(default_factory=list)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Apply every step to the batch ``x`` (N, C, H, W); returns a new array."""
         if not self.steps:
             return x.copy()
-        for name, kwargs in self.steps:
-            x = STEPS[name](x, rng, **kwargs)
+        for step in self.steps:
+            x = step(x, rng)
         return x
 
 
@@ -278,7 +265,7 @@ def digits() -> Augmenter:
 
     No flips: a mirrored digit is a different symbol (or none).
     """
-    return Augmenter([("affine", {"max_rotation": 10.0, "scale": (0.9, 1.1), "max_shift": 2.0})])
+    return Augmenter([partial(random_affine, max_rotation=10.0, scale=(0.9, 1.1), max_shift=2.0)])
 
 
 def faces() -> Augmenter:
@@ -288,10 +275,10 @@ def faces() -> Augmenter:
     """
     return Augmenter(
         [
-            ("flip", {"p": 0.5}),
-            ("shift", {"max_shift": 4}),
-            ("affine", {"max_rotation": 10.0, "scale": (1.0, 1.0)}),
-            ("brightness_contrast", {"brightness": 0.1, "contrast": 0.1}),
+            partial(random_flip, p=0.5),
+            partial(random_shift, max_shift=4),
+            partial(random_affine, max_rotation=10.0, scale=(1.0, 1.0)),
+            partial(random_brightness_contrast, brightness=0.1, contrast=0.1),
         ]
     )
 
@@ -308,8 +295,8 @@ def natural(size: int) -> Augmenter:
         raise ValueError(f"size must be at least 1, not {size}")
     return Augmenter(
         [
-            ("shift", {"max_shift": max(1, round(size / 8))}),
-            ("flip", {"p": 0.5}),
-            ("brightness_contrast", {"brightness": 0.1, "contrast": 0.1, "clip": False}),
+            partial(random_shift, max_shift=max(1, round(size / 8))),
+            partial(random_flip, p=0.5),
+            partial(random_brightness_contrast, brightness=0.1, contrast=0.1, clip=False),
         ]
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nanocnn.layers import LAYER_TYPES
+from nanocnn.tasks import TASKS
 
 DOCS = Path(__file__).parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -36,3 +37,26 @@ def test_the_custom_layer_page_runs(tmp_path, monkeypatch, registry, capsys):
         exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
     assert "PReLU" in LAYER_TYPES
     assert (tmp_path / "prelu-model.npz").exists()
+
+
+@pytest.fixture
+def tasks():
+    """A page may define a task; the task registry is restored afterwards."""
+    saved = dict(TASKS)
+    yield
+    TASKS.clear()
+    TASKS.update(saved)
+
+
+def test_the_tasks_page_adds_a_task_in_one_file(tmp_path, monkeypatch, tasks, capsys):
+    """The page's fourth task trains, evaluates and predicts, through the command line too."""
+    page = DOCS / "tasks.md"
+    blocks = python_blocks(page)
+    assert len(blocks) == 3  # the task, training it, the command line
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "tasks_page"}
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+    assert "dots" in TASKS
+    out = capsys.readouterr().out
+    assert "dots.png: " in out and "test accuracy" in out

@@ -1,32 +1,26 @@
 """Tasks: the kinds of problem nanocnn trains, by name (``nanocnn train --task NAME``).
 
 Each is a :class:`~nanocnn.tasks.base.Task` (see there for what one owns). The command line
-and the run folder dispatch through :data:`TASKS` and :func:`task_of`; a new task is one file
-that defines a ``Task`` subclass and calls :func:`register_task` (docs/tasks.md shows one).
+and the run folder dispatch through :data:`TASKS` and :func:`task_of`. A task registers
+itself when its class is defined, so a new one is one new file: a module in this package
+(every module here is imported below), or in a package of your own that declares it as a
+``nanocnn.tasks`` entry point. docs/tasks.md shows one.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import pkgutil
+
 from nanocnn.errors import ModelFileError
 from nanocnn.model import Sequential
-from nanocnn.tasks.age import Age
-from nanocnn.tasks.base import Option, Task, TaskData
-from nanocnn.tasks.digits import Digits
-from nanocnn.tasks.images import Images
+from nanocnn.tasks.base import TASKS, Option, Task, TaskData
 
-TASKS: dict[str, Task] = {}
-
-
-def register_task(task: Task) -> Task:
-    """Make ``task`` known by its name to the command line and to model files."""
-    if task.name in TASKS and type(TASKS[task.name]) is not type(task):
-        raise ValueError(f"a different task is already registered as {task.name!r}")
-    TASKS[task.name] = task
-    return task
-
-
-for _task in (Digits(), Age(), Images()):
-    register_task(_task)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+for _entry in importlib.metadata.entry_points(group="nanocnn.tasks"):
+    _entry.load()  # a task from another package: defining its class registers it
 
 
 def get_task(name: str) -> Task:
@@ -51,4 +45,4 @@ def task_of(model: Sequential, source: object = "the model") -> Task:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "Option", "Task", "TaskData", "get_task", "register_task", "task_of"]
+__all__ = ["TASKS", "Option", "Task", "TaskData", "get_task", "task_of"]

@@ -54,9 +54,25 @@ class TaskData:
     description: str  # what the samples are, after their count: "MNIST images"
 
 
+TASKS: dict[str, Task] = {}  # every task, by name: filled as their classes are defined
+
+
 class Task:
     """The base of every task; see the module docstring. Subclasses set the class attributes
-    and implement the methods that raise ``NotImplementedError``."""
+    and implement the methods that raise ``NotImplementedError``.
+
+    A subclass that sets ``name`` is registered in :data:`TASKS` as it is defined (another
+    class may not take a name already taken; the same class defined again replaces itself).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return  # a base for other tasks, such as ClassificationTask
+        known = TASKS.get(cls.name)
+        if known is not None and type(known).__qualname__ != cls.__qualname__:
+            raise ValueError(f"task {cls.name!r} is already {type(known).__qualname__}")
+        TASKS[cls.name] = cls()
 
     name: ClassVar[str]
     help: ClassVar[str]  # one line for ``nanocnn train --help``

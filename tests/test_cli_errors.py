@@ -137,3 +137,35 @@ def test_as_a_separate_process(case: str, files: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and problem in result.stderr.splitlines()[-1]
     assert result.stdout == ""
+
+
+def test_a_model_saved_from_python_without_a_task_says_what_to_set(tmp_path, capsys) -> None:
+    """A model trained in Python and saved without metadata: the commands that need its task
+    say in one line which metadata to set; summary still shows its layers."""
+    build("lenet").save(tmp_path / "bare.npz")
+    Image.new("L", (40, 40), 255).save(tmp_path / "a.png")
+    for argv in (
+        ["predict", "bare.npz", "a.png"],
+        ["evaluate", "bare.npz"],
+        ["app", "--model", "bare.npz"],
+    ):
+        status, lines = run_main(
+            [argv[0], *(str(tmp_path / a) if "." in a else a for a in argv[1:])], capsys
+        )
+        assert status == 2 and len(lines) == 1, lines
+        assert "does not say its task" in lines[0] and "model.metadata.update(task=" in lines[0]
+    assert main(["summary", str(tmp_path / "bare.npz")]) == 0
+    assert "input_shape" in capsys.readouterr().out
+
+
+def test_evaluate_needs_only_the_two_test_files(tmp_path, capsys) -> None:
+    """A folder with t10k-images and t10k-labels only: evaluate reads them, downloads nothing."""
+    from nanocnn.cli.app import BUNDLED_MODEL
+    from nanocnn.datasets.mnist import BUNDLED_DIR
+
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes((BUNDLED_DIR / name).read_bytes())
+    assert main(["evaluate", str(BUNDLED_MODEL), "--data-dir", str(tmp_path)]) == 0
+    assert "test accuracy 0.9900" in capsys.readouterr().out
+    assert sorted(path.name for path in tmp_path.iterdir())[0].startswith("t10k")
+    assert len(list(tmp_path.iterdir())) == 2

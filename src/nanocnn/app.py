@@ -160,7 +160,7 @@ def predict(model: Sequential, task: Task, value: dict[str, Any] | np.ndarray | 
     ``preprocess_digit`` would blow up into a confident "0": ink spanning less than
     ``MIN_EXTENT`` of the canvas is not taken for a digit."""
     drawable = task.drawable(model)
-    image = sketch_composite(value) if drawable else value
+    image = sketch_composite(value)  # an upload's value is the picture itself
     empty = DRAW_MESSAGE if drawable else UPLOAD_MESSAGE
     if image is None:
         return empty, None, None, None

@@ -73,11 +73,10 @@ def open_image(
     name = name or _describe(source)
     if isinstance(source, np.ndarray):
         source = Image.fromarray(_array_to_image_data(source, name))
-    file = None if isinstance(source, Image.Image) else _open_file(source, name)
     try:
-        if file is None:
+        if isinstance(source, Image.Image):
             return _decode(source, mode, name, max_pixels)
-        with Image.open(file) as image:
+        with Image.open(_open_file(source, name)) as image:
             return _decode(image, mode, name, max_pixels)
     except DataError:
         raise

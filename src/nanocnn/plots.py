@@ -206,15 +206,15 @@ def plot_misclassified(
         raise ValueError(f"max_images must be at least 1, got {max_images}")
     confidence = None
     if probabilities is not None:
-        probabilities = np.asarray(probabilities)
-        if probabilities.ndim == 2 and len(probabilities) == len(y_pred):
-            probabilities = probabilities[np.arange(len(y_pred)), y_pred]
-        if probabilities.shape != y_pred.shape:
+        chances = np.asarray(probabilities)
+        if chances.ndim == 2 and len(chances) == len(y_pred):
+            chances = chances[np.arange(len(y_pred)), y_pred]
+        if chances.shape != y_pred.shape:
             raise ValueError(
                 f"probabilities must have shape (N,) or (N, K) with N = {len(y_pred)}, "
                 f"got {np.shape(probabilities)}"
             )
-        confidence = probabilities
+        confidence = chances
 
     wrong = np.flatnonzero(y_true != y_pred)
     if len(wrong) == 0:

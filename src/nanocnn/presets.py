@@ -119,6 +119,7 @@ def build(
     with weights drawn from ``seed``, e.g. ``build("cnn", (3, 32, 32), outputs=5)``."""
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
-    model = PRESETS[name].build(np.random.default_rng(seed), tuple(input_shape), outputs)
+    channels, height, width = (int(n) for n in input_shape)  # a list from metadata, too
+    model = PRESETS[name].build(np.random.default_rng(seed), (channels, height, width), outputs)
     model.metadata["preset"] = name
     return model

@@ -42,7 +42,7 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], header: 
         return write_atomically(path, lambda file: safetensors.write(file, arrays, metadata))
     entries = dict(arrays)
     entries[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    return write_atomically(path, lambda file: np.savez(file, **entries))
+    return write_atomically(path, lambda file: np.savez(file, **entries))  # type: ignore[arg-type]
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:
@@ -135,6 +135,6 @@ def _read_entries(archive: zipfile.ZipFile, path: Path, max_bytes: int) -> dict[
             data = file.read(nbytes)
             if len(data) != nbytes or file.read(1):
                 raise ModelFileError(f"{path}: entry {name!r} does not hold {shape} {dtype}")
-        order = "F" if fortran else "C"
-        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+        flat = np.frombuffer(data, dtype=dtype)
+        arrays[name] = flat.reshape(tuple(shape), order="F" if fortran else "C").copy()
     return arrays

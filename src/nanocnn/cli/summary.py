@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         and 1 <= len(input_shape) <= 3
         and all(isinstance(n, int) and 0 < n <= MAX_SIDE for n in input_shape)
     )
-    if shape_ok:
+    if shape_ok and isinstance(input_shape, list):
         print(model.summary(tuple(input_shape)))
     else:
         print(model)

@@ -24,7 +24,6 @@ import math
 import os
 import struct
 import zlib
-from typing import BinaryIO
 
 import numpy as np
 
@@ -108,7 +107,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
         stream.write(content)
 
 
-def _read(stream: BinaryIO, name: str, max_bytes: int) -> bytearray:
+def _read(stream: io.BufferedIOBase, name: str, max_bytes: int) -> bytearray:
     """Read an IDX file's content from ``stream``, decompressing it if it starts as gzip."""
     is_gzip = stream.read(2) == GZIP_MAGIC
     stream.seek(0)
@@ -121,7 +120,7 @@ def _read(stream: BinaryIO, name: str, max_bytes: int) -> bytearray:
         raise DataError(f"{name}: corrupt gzip data: {error}") from error
 
 
-def _read_content(stream: BinaryIO, name: str, max_bytes: int) -> bytearray:
+def _read_content(stream: io.BufferedIOBase, name: str, max_bytes: int) -> bytearray:
     """Read the header, then the data in chunks up to one byte past its declared length."""
     content = bytearray(stream.read(4))
     if len(content) == 4:

@@ -141,7 +141,7 @@ def _read_images(folder: Path, names: Sequence[str], size: int) -> tuple[np.ndar
     rows of one preallocated buffer), and their positions in ``names``, (k,) int64.
     """
     images = np.empty((len(names), 3, size, size), np.float32)
-    kept = []
+    kept: list[int] = []
     for position, name in enumerate(names):
         try:
             images[len(kept)] = read_face(folder / name, size)

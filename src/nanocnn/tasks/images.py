@@ -59,11 +59,13 @@ class Images(ClassificationTask):
         folder = load_image_folder(
             options.data_dir, size, channels=options.task_options["channels"],
             test_fraction=TEST_FRACTION, seed=SPLIT_SEED, limit=options.limit,
-            progress=options.progress,
+            progress="off" if options.progress == "lines" else options.progress,
         )  # fmt: skip
         mean, std = channel_stats(folder.x_train)
         std = np.maximum(std, 1 / 255)  # a channel of one value: no division by zero
-        validation = None if folder.x_val is None else (folder.x_val, folder.y_val)
+        validation = None
+        if folder.x_val is not None and folder.y_val is not None:
+            validation = (folder.x_val, folder.y_val)
         return TaskData(
             train=(folder.x_train, folder.y_train),
             test=(folder.x_test, folder.y_test),

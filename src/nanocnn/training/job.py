@@ -68,7 +68,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     val_split = task.val_split if options.val_split is None else options.val_split
     if not 0.0 < val_split < 1.0:
         raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
-    resolved = {
+    resolved: dict[str, Any] = {
         "epochs": options.epochs or recipe["epochs"],
         "lr": options.lr or recipe["lr"],
         "batch_size": options.batch_size or recipe["batch_size"],

@@ -20,11 +20,12 @@ def python_blocks(page: Path) -> list[str]:
 
 @pytest.fixture
 def registry():
-    """A page may register layers; the registry is restored afterwards."""
-    saved = dict(LAYER_TYPES)
+    """A page may register layers or define tasks; both registries are restored afterwards."""
+    saved = [(registry, dict(registry)) for registry in (LAYER_TYPES, TASKS)]
     yield
-    LAYER_TYPES.clear()
-    LAYER_TYPES.update(saved)
+    for registry, entries in saved:
+        registry.clear()
+        registry.update(entries)
 
 
 def test_the_custom_layer_page_runs(tmp_path, monkeypatch, registry, capsys):
@@ -39,16 +40,7 @@ def test_the_custom_layer_page_runs(tmp_path, monkeypatch, registry, capsys):
     assert (tmp_path / "prelu-model.npz").exists()
 
 
-@pytest.fixture
-def tasks():
-    """A page may define a task; the task registry is restored afterwards."""
-    saved = dict(TASKS)
-    yield
-    TASKS.clear()
-    TASKS.update(saved)
-
-
-def test_the_tasks_page_adds_a_task_in_one_file(tmp_path, monkeypatch, tasks, capsys):
+def test_the_tasks_page_adds_a_task_in_one_file(tmp_path, monkeypatch, registry, capsys):
     """The page's fourth task trains, evaluates and predicts, through the command line too."""
     page = DOCS / "tasks.md"
     blocks = python_blocks(page)

@@ -1,10 +1,9 @@
 """The ``nanocnn`` command. Each subcommand lives in its own module of this package, which
 defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what it does):
 
-    nanocnn train     [--task digits|age] [--model cnn|lenet|mlp|age_cnn] [--epochs N]
-                      [--batch-size N] [--lr F] [--optimizer adam|sgd] [--seed N]
-                      [--data-dir PATH] [--out runs/NAME] [--resume] [--augment]
-                      [--image-size N] [--loss l1|mse|huber]
+    nanocnn train     [--task NAME] [--model PRESET] [--epochs N] [--batch-size N] [--lr F]
+                      [--optimizer adam|sgd] [--seed N] [--data-dir PATH] [--out runs/NAME]
+                      [--resume] [--augment] ... and the options of the task (nanocnn.tasks)
     nanocnn evaluate  MODEL_FILE [--data-dir PATH]
     nanocnn predict   MODEL_FILE IMAGE [IMAGE ...]
     nanocnn summary   MODEL_FILE

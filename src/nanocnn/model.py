@@ -292,11 +292,15 @@ class Sequential(Container):
         return cls(*layers)
 
     @classmethod
-    def from_spec(cls, args: dict[str, Any]) -> Sequential:
+    def child_specs(cls, args: dict[str, Any]) -> list[tuple[str, Any]]:
         layers = args.get("layers")
         if not isinstance(layers, list) or set(args) != {"layers"}:
             raise ValueError(f"a nested Sequential's spec holds only its list of layers: {args}")
-        return cls.from_config(layers)
+        return [(str(index), spec) for index, spec in enumerate(layers)]
+
+    @classmethod
+    def from_spec(cls, args: dict[str, Any]) -> Sequential:
+        return cls.from_config([spec for _, spec in cls.child_specs(args)])
 
     def summary(self, input_shape: tuple[int, ...]) -> str:
         """A table of layers, output shapes and parameter counts for one input of

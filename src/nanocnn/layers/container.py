@@ -91,6 +91,12 @@ class Container(Layer):
         """The container ``args`` (its spec without ``"type"``) describes, fresh weights."""
         raise NotImplementedError
 
+    @classmethod
+    def child_specs(cls, args: dict[str, Any]) -> list[tuple[str, Any]]:
+        """(name, spec) of each child in the spec ``args`` (without ``"type"``), read without
+        building anything (for the loader's checks); ValueError for a spec of another form."""
+        raise NotImplementedError
+
     def summary_rows(
         self, x: np.ndarray, name: str, depth: int
     ) -> tuple[list[SummaryRow], np.ndarray]:

@@ -72,14 +72,20 @@ class Residual(Container):
         return {"layers": self.body.config(), "shortcut": shortcut}
 
     @classmethod
+    def child_specs(cls, args: dict[str, Any]) -> list[tuple[str, Any]]:
+        layers, shortcut = args.get("layers"), args.get("shortcut")
+        if not isinstance(layers, list) or set(args) != {"layers", "shortcut"}:
+            raise ValueError(f"a Residual's spec holds its layers and shortcut, got {args}")
+        body = [(f"body.{index}", spec) for index, spec in enumerate(layers)]
+        return body + ([] if shortcut is None else [("shortcut", shortcut)])
+
+    @classmethod
     def from_spec(cls, args: dict[str, Any]) -> Residual:
         from nanocnn.layers.registry import build_layer
 
-        layers, shortcut = args.get("layers"), args.get("shortcut")
-        if not isinstance(layers, list) or not set(args) <= {"layers", "shortcut"}:
-            raise ValueError(f"a Residual's spec holds its layers and shortcut, got {args}")
-        body = [build_layer(spec) for spec in layers]
-        return cls(*body, shortcut=None if shortcut is None else build_layer(shortcut))
+        children = [(name, build_layer(spec)) for name, spec in cls.child_specs(args)]
+        body = [layer for name, layer in children if name != "shortcut"]
+        return cls(*body, shortcut=dict(children).get("shortcut"))
 
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         return self._forward(x, training, keep, fast=False)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from benchmarks.torch_reference import torch_module
 from nanocnn import presets
 from nanocnn.optim import norms_and_biases
 from nanocnn.training import OneCycleLR
 from tests.every_layer import every_layer_model
-from tests.torch_twin import torch_twin
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 TOLERANCE = 1e-10  # float64, absolute and relative
 
 
@@ -47,7 +48,7 @@ def test_training_steps_match_pytorch(torch: ModuleType, name: str, fast: bool) 
     for layer in model.modules():
         if isinstance(layer, nc.Dropout):
             layer.p = 0.0  # the random masks of the two differ: dropout off in both
-    twin = torch_twin(model, torch)
+    twin = torch_module(model).double()
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     twin.train()
     probabilities = isinstance(model[-1], nc.Softmax)  # the loss then takes log(out)

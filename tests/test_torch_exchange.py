@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from benchmarks.torch_reference import torch_module
 from nanocnn import presets
 from tests.every_layer import INPUT_SHAPE, every_layer_model
-from tests.torch_twin import torch_twin
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 TOLERANCE = 1e-5  # float64, absolute; the differences seen are about 1e-13
@@ -62,7 +62,7 @@ def largest_difference(model: nc.Sequential, twin, shape: tuple, torch: ModuleTy
 def test_pytorch_weights_load_into_nanocnn(torch: ModuleType, tmp_path: Path, name: str) -> None:
     build, shape = MODELS[name]
     torch.manual_seed(0)
-    twin = torch_twin(build(), torch)
+    twin = torch_module(build()).double()
     trained_statistics(twin, shape, torch)
     state = {key: value.numpy() for key, value in twin.state_dict().items()}
     model = build().astype(np.float64)
@@ -82,14 +82,14 @@ def test_nanocnn_weights_load_into_pytorch(torch: ModuleType, tmp_path: Path, na
     for layer in model.modules():  # running statistics that are not (0, 1)
         for values in layer.buffers.values():
             values[...] = np.random.default_rng(4).uniform(0.5, 2.0, values.shape)
-    twin = torch_twin(model, torch)
+    twin = torch_module(model).double()
     twin.load_state_dict(
         {key: torch.from_numpy(value) for key, value in model.state_dict().items()}
     )
     largest_difference(model, twin, shape, torch)
     # the same through nanocnn's own model file, read by safetensors.torch
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
-    twin = torch_twin(model, torch)
+    twin = torch_module(model).double()
     twin.load_state_dict(torch_io.load_file(str(model.save(tmp_path / "model.safetensors"))))
     largest_difference(model, twin, shape, torch)
 

@@ -109,3 +109,13 @@ def test_the_report_renders_every_target():
     assert [t["met"] for t in summary["targets"]] == met
     text = markdown(raw, summary)
     assert "| LeNet-5 | naive loops (extrapolated) | 2 |" in text and "Note: a note" in text
+
+
+def test_layer_times_cover_every_layer_type_of_the_network():
+    from benchmarks.layer_times import layer_times
+
+    times, whole = layer_times("resnet", steps=1, batch=4)
+    kinds = {type(layer).__name__ for layer in presets.build("resnet").modules()}
+    assert {kind for kind, _ in times} == kinds
+    assert {phase for _, phase in times} == {"forward", "backward"}
+    assert 0 < sum(times.values()) <= whole

@@ -36,3 +36,15 @@ def test_the_custom_layer_page_runs(tmp_path, monkeypatch, registry, capsys):
         exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
     assert "PReLU" in LAYER_TYPES
     assert (tmp_path / "prelu-model.npz").exists()
+
+
+def test_the_resnet_page_runs(tmp_path, monkeypatch, capsys):
+    page = DOCS / "resnet.md"
+    blocks = python_blocks(page)
+    assert len(blocks) >= 3  # the pieces, the names, the recipe
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "resnet_page"}
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+    assert "3: Residual" in capsys.readouterr().out
+    assert namespace["trainer"].optimizer.skipped  # norms and biases skip the weight decay

@@ -140,12 +140,13 @@ def check_layers() -> list[Row]:
     import numpy as np
 
     from nanocnn.gradcheck import gradcheck
-    from nanocnn.layers import LAYER_TYPES
+    from nanocnn.layers import LAYER_TYPES, Layer
     from nanocnn.presets import basic_block
 
     rows = []
     for index, (kind, args, shape) in enumerate(LAYER_GRID):
         seeded = {"rng": index} if kind in ("Conv2D", "Dense", "Dropout") else {}
+        layer: Layer
         if kind == "Residual":
             layer = basic_block(np.random.default_rng(index), *args)
             description = "Residual(basic block {} -> {}, stride {})".format(*args)

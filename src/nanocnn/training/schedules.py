@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from nanocnn.optim import SGD, Adam
 from nanocnn.training.callbacks import Callback, Mode, Monitor
 
 if TYPE_CHECKING:
@@ -134,9 +135,9 @@ class OneCycleLR(_Schedule):
         optimizer.lr = lr
         if not self.cycle_momentum:
             return
-        if hasattr(optimizer, "betas"):
+        if isinstance(optimizer, Adam):
             optimizer.betas = (momentum, optimizer.betas[1])
-        elif getattr(optimizer, "momentum", 0.0):
+        elif isinstance(optimizer, SGD) and optimizer.momentum:
             optimizer.momentum = momentum
 
     def values(self, step: int, total_steps: int, max_lr: float) -> tuple[float, float]:

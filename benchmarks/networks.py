@@ -6,6 +6,10 @@ CNN (``cnn``, the command line's default): Conv(1->32, 3x3, pad 1) ReLU MaxPool2
                      -> Conv(32->64, 3x3, pad 1) ReLU MaxPool2 -> Dense 3136->128 ReLU
                      -> Dropout 0.25 -> 128->10
 
+ResNet-8 (``resnet``): Conv(1->16, 3x3) BN ReLU -> 3 basic blocks (16, 32 /2, 64 /2 channels;
+                     conv3x3-BN-ReLU-conv3x3-BN plus the input, or a 1x1 conv-BN of it) each
+                     followed by ReLU -> GlobalAvgPool -> Dense 64->10
+
 FLOPs count a multiply-add as 2. A training step costs about 3x the forward pass: the backward
 of a convolution or dense layer is two products the size of its forward one (dW and dx).
 """
@@ -16,24 +20,36 @@ import numpy as np
 
 import nanocnn as nc
 
-NETWORKS = ("lenet", "cnn")  # preset names: nanocnn.presets.build(name, seed=seed)
-TITLES = {"lenet": "LeNet-5", "cnn": "CNN"}
+NETWORKS = ("lenet", "cnn", "resnet")  # preset names: nanocnn.presets.build(name, seed=seed)
+TITLES = {"lenet": "LeNet-5", "cnn": "CNN", "resnet": "ResNet-8"}
 INPUT_SHAPE = (1, 28, 28)  # one MNIST image, (C, H, W)
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (dW and dx), each about the forward's size
 
 
 def forward_flops(model: nc.Sequential) -> int:
-    """FLOPs of one image's forward pass: 2 x the multiply-adds of every Conv2D and Dense."""
-    x = np.zeros((1, *INPUT_SHAPE), dtype=model.dtype)
-    flops = 0
-    for layer in model:
-        out = layer.forward(x)
-        if isinstance(layer, nc.Conv2D):
-            flops += 2 * out.size * layer.params["weight"][0].size  # (C_in * kh * kw) per output
-        elif isinstance(layer, nc.Dense):
-            flops += 2 * layer.params["weight"].size
-        x = out
-    return flops
+    """FLOPs of one image's forward pass: 2 x the multiply-adds of every Conv2D and Dense,
+    inside containers too."""
+    return _flops(model, np.zeros((1, *INPUT_SHAPE), dtype=model.dtype))[0]
+
+
+def _flops(layer: nc.Layer, x: np.ndarray) -> tuple[int, np.ndarray]:
+    """(FLOPs, output) of ``layer`` on the one-image batch ``x``."""
+    if isinstance(layer, nc.Sequential):
+        total = 0
+        for child in layer:
+            flops, x = _flops(child, x)
+            total += flops
+        return total, x
+    if isinstance(layer, nc.Residual):
+        body, out = _flops(layer.body, x)
+        shortcut, skip = (0, x) if layer.shortcut is None else _flops(layer.shortcut, x)
+        return body + shortcut, out + skip
+    out = layer.forward(x)
+    if isinstance(layer, nc.Conv2D):
+        return 2 * out.size * layer.params["weight"][0].size, out  # (C_in kh kw) per output
+    if isinstance(layer, nc.Dense):
+        return 2 * layer.params["weight"].size, out
+    return 0, out
 
 
 def train_flops(model: nc.Sequential) -> int:

@@ -18,6 +18,7 @@ EPOCH_IMAGES = 60_000
 TARGETS = [
     ("lenet_train", "LeNet-5 training epoch time, nanocnn / PyTorch", "<=", 1.0),
     ("cnn_train", "CNN training epoch time, nanocnn / PyTorch", "<=", 1.2),
+    ("resnet_train", "ResNet-8 training epoch time, nanocnn / PyTorch", "<=", 1.5),
     ("lenet_infer", "LeNet-5 inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("cnn_infer", "CNN inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("naive_speedup", "LeNet-5 training speed-up over the naive loops", ">=", 300.0),
@@ -75,7 +76,7 @@ def _paired(runs: dict[str, list[dict]], key: str, invert: bool) -> list[float]:
 
 def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, float | None] = {}
-    for name in ("lenet", "cnn"):
+    for name in ("lenet", "cnn", "resnet"):
         entry = networks.get(name, {})
         for kind in ("train", "infer"):
             ratios = entry.get(f"{kind}_ratios")

@@ -85,6 +85,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-wait", type=float, default=120.0, help="seconds to wait for idle CPUs, in all"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument(
+        "--network",
+        action="append",
+        choices=NETWORKS,
+        help="measure only this network (repeatable; default: all; the naive loops run with lenet)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
     return parser.parse_args(argv)
 
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gemm = [subprocess_json(["benchmarks.gemm_peak"], args.threads)]
     worker = ["benchmarks.worker", "--seconds", str(args.seconds), "--threads", str(args.threads)]
     networks: dict[str, Any] = {}
-    for name in NETWORKS:
+    for name in args.network or NETWORKS:
         runs: dict[str, list[dict]] = {impl: [] for impl in impls}
         for repeat in range(args.repeats):
             for impl in impls:  # A B A B ...: a slow spell of the machine hits both
@@ -127,9 +133,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "train_flops": train_flops(model),
             "runs": runs,
         }
-    log(f"lenet: naive loops on {args.naive_images} images")
-    naive = [*worker, "naive", "lenet", "--images", str(args.naive_images)]
-    networks["lenet"]["runs"]["naive"] = [subprocess_json(naive, args.threads)]
+    if "lenet" in networks:
+        log(f"lenet: naive loops on {args.naive_images} images")
+        naive = [*worker, "naive", "lenet", "--images", str(args.naive_images)]
+        networks["lenet"]["runs"]["naive"] = [subprocess_json(naive, args.threads)]
     log(f"peak float32 GEMM rate again, the best counts (CPUs {quiet.wait():.0%} busy)")
     gemm.append(subprocess_json(["benchmarks.gemm_peak"], args.threads))
     notes.append(f"load average at the end {os.getloadavg()[0]:.2f}.")

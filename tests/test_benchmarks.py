@@ -105,6 +105,17 @@ def test_the_report_renders_every_target():
     raw["networks"]["lenet"]["runs"]["naive"] = [{"train_images_per_s": 2.0}]
     summary = summarize(raw)
     assert summary["networks"]["lenet"]["train_ratios"] == [0.8, 0.8]
-    assert [t["met"] for t in summary["targets"]] == [True, True, False, False, True, False, True]
+    met = [True, True, True, False, False, True, False, True]  # the order of report.TARGETS
+    assert [t["met"] for t in summary["targets"]] == met
     text = markdown(raw, summary)
     assert "| LeNet-5 | naive loops (extrapolated) | 2 |" in text and "Note: a note" in text
+
+
+def test_layer_times_cover_every_layer_type_of_the_network():
+    from benchmarks.layer_times import layer_times
+
+    times, whole = layer_times("resnet", steps=1, batch=4)
+    kinds = {type(layer).__name__ for layer in presets.build("resnet").modules()}
+    assert {kind for kind, _ in times} == kinds
+    assert {phase for _, phase in times} == {"forward", "backward"}
+    assert 0 < sum(times.values()) <= whole

@@ -7,7 +7,7 @@ import pytest
 import nanocnn as nc
 from nanocnn import losses
 from nanocnn.cli import main
-from nanocnn.cli.gradcheck import DENSE_GRID, LAYER_GRID, LOSSES
+from nanocnn.cli.gradcheck import DENSE_GRID, LAYER_GRID, LOSS_GRID, LOSSES
 from nanocnn.layers import LAYER_TYPES
 
 
@@ -26,7 +26,7 @@ def test_every_check_passes(capsys):
     assert main(["gradcheck"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines[1:] if line.endswith(("PASS", "FAIL"))]
-    assert len(rows) == len(LAYER_GRID) + len(LOSSES)
+    assert len(rows) == len(LAYER_GRID) + len(LOSS_GRID)
     assert all(row.endswith("PASS") for row in rows)
     for kind in (*LAYER_TYPES, *LOSSES):
         assert any(row.startswith(f"{kind}(") for row in rows), kind

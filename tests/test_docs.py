@@ -29,26 +29,33 @@ def registry():
 
 
 def test_the_custom_layer_page_runs(tmp_path, monkeypatch, registry, capsys):
-    page = DOCS / "custom_layers.md"
-    blocks = python_blocks(page)
-    assert len(blocks) >= 5  # the layer, gradcheck, training, save and load, saliency
-    monkeypatch.chdir(tmp_path)  # the page saves a model file
-    namespace: dict = {"__name__": "custom_layers_page"}
-    for number, block in enumerate(blocks, start=1):
-        exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+    run_page("custom_layers.md", 5, tmp_path, monkeypatch)  # layer, gradcheck, fit, save, saliency
     assert "PReLU" in LAYER_TYPES
     assert (tmp_path / "prelu-model.npz").exists()
 
 
 def test_the_tasks_page_adds_a_task_in_one_file(tmp_path, monkeypatch, registry, capsys):
     """The page's fourth task trains, evaluates and predicts, through the command line too."""
-    page = DOCS / "tasks.md"
-    blocks = python_blocks(page)
-    assert len(blocks) == 3  # the task, training it, the command line
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "tasks_page"}
-    for number, block in enumerate(blocks, start=1):
-        exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+    run_page("tasks.md", 3, tmp_path, monkeypatch)  # the task, training it, the command line
     assert "dots" in TASKS
     out = capsys.readouterr().out
     assert "dots.png: " in out and "test accuracy" in out
+
+
+def test_the_resnet_page_runs(tmp_path, monkeypatch, capsys):
+    namespace = run_page("resnet.md", 3, tmp_path, monkeypatch)  # pieces, names, recipe
+    assert "3: Residual" in capsys.readouterr().out
+    assert namespace["trainer"].optimizer.skipped  # norms and biases skip the weight decay
+
+
+def run_page(name: str, blocks: int, folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Run every python block of ``docs/name`` (at least ``blocks`` of them) in order, in one
+    namespace, in ``folder``; returns the namespace."""
+    page = DOCS / name
+    sources = python_blocks(page)
+    assert len(sources) >= blocks
+    monkeypatch.chdir(folder)  # a page may write files
+    namespace: dict = {"__name__": page.stem + "_page"}
+    for number, block in enumerate(sources, start=1):
+        exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+    return namespace

@@ -16,7 +16,7 @@ from nanocnn import presets
 from nanocnn.cli import main
 from nanocnn.export import DEFAULT_OPSET, EMITTERS, to_onnx
 from nanocnn.layers import LAYER_TYPES
-from tests.every_layer import INPUT_SHAPE, every_layer_model
+from tests.every_layer import INPUT_SHAPE, every_layer, every_layer_model
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def ort() -> ModuleType:
 
 TOLERANCE = 1e-4  # float32, absolute
 PRESET_INPUTS = {"cnn": (1, 28, 28), "lenet": (1, 28, 28), "mlp": (1, 28, 28)}
+PRESET_INPUTS["resnet"] = (3, 36, 36)  # any size: a colour picture task's
 PRESET_INPUTS["age_cnn"] = (3, 128, 128)  # its default image size
 
 
@@ -71,7 +72,7 @@ def test_every_layer_type_runs_the_same_in_onnxruntime(
     onnx, ort, tmp_path: Path, opset: int
 ) -> None:
     model = every_layer_model()
-    assert {type(layer) for layer in model} == set(LAYER_TYPES.values())
+    assert {type(layer) for layer in every_layer(model)} == set(LAYER_TYPES.values())
     path = to_onnx(model, tmp_path / "every.onnx", opset=opset)  # input shape from metadata
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)

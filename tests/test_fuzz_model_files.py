@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nanocnn as nc
+from nanocnn import presets
 from nanocnn.serialization import HEADER, load_arrays, save_arrays
 from nanocnn.training import Trainer
 
@@ -223,6 +224,32 @@ def test_tampered_architectures(tmp_path: Path, valid, data: st.DataObject) -> N
     load_or_error(path, max_peak=8 << 20)
 
 
+def all_specs(specs: list) -> list[dict]:
+    """Every spec in a (valid) architecture, nested ones included."""
+    found = []
+    for spec in specs:
+        found.append(spec)
+        found += all_specs(spec.get("layers", []))
+        if isinstance(spec.get("shortcut"), dict):
+            found += all_specs([spec["shortcut"]])
+    return found
+
+
+@FUZZ
+@given(data=st.data())
+def test_tampered_nested_architectures(tmp_path: Path, data: st.DataObject) -> None:
+    """As above, for any spec of a small residual network, containers and their lists too."""
+    model = presets.resnet(np.random.default_rng(0), (1, 8, 8), 3)
+    arrays, header = model.state_dict(), {"format": "nanocnn-model", "version": 1}
+    header["layers"] = model.config()
+    specs = all_specs(header["layers"])
+    spec = specs[data.draw(st.integers(0, len(specs) - 1), label="spec")]
+    key = data.draw(st.sampled_from([*LAYER_KEYS, "layers", "shortcut"]), label="key")
+    spec[key] = data.draw(json_values | HUGE, label="value")
+    path = save_arrays(tmp_path / "tampered.npz", arrays, header)
+    load_or_error(path, max_peak=8 << 20)
+
+
 @settings(FUZZ, max_examples=40)
 @given(copies=st.integers(2, 400), width=st.integers(1, 1000))
 def test_many_layers_cannot_claim_more_than_the_file_holds(
@@ -252,7 +279,17 @@ def test_many_layers_cannot_claim_more_than_the_file_holds(
           "padding": 100000}, "padding must be at most 1024"),
         ({"type": "BatchNorm2D", "num_features": -(2**40)}, "integers"),
         ({"type": "__import__('os').system('touch pwned')"}, "unknown layer type"),
-        ({"type": "Sequential"}, "unknown layer type"),
+        ({"type": "Sequential"}, "holds only its list of layers"),
+        ({"type": "Residual", "layers": {"0": {"type": "ReLU"}}, "shortcut": None},
+         "holds its layers and shortcut"),
+        ({"type": "Residual", "layers": [], "shortcut": None}, "at least one layer"),
+        ({"type": "Residual", "layers": [{"type": "ReLU"}], "shortcut": [{"type": "ReLU"}]},
+         "layer 0.shortcut is not a layer spec"),
+        ({"type": "Sequential", "layers": [{"type": "Residual", "layers": [
+            {"type": "Dense", "in_features": 4, "out_features": 2**40}], "shortcut": None}]},
+         "layer 0.0.body.0 (Dense) is larger than the weights"),
+        ({"type": "Residual", "layers": [{"type": "ReLU"}],
+          "shortcut": {"type": "Dropout", "rng": [1] * 10}}, "layer 0.shortcut (Dropout) sets"),
     ],
 )  # fmt: skip
 def test_hostile_layer_specs(tmp_path: Path, spec: dict, problem: str) -> None:
@@ -260,6 +297,60 @@ def test_hostile_layer_specs(tmp_path: Path, spec: dict, problem: str) -> None:
     header = {"format": "nanocnn-model", "version": 1, "layers": [spec]}
     result = load_or_error(save_arrays(tmp_path / "hostile.npz", arrays, header), 1 << 20)
     assert isinstance(result, nc.ModelFileError) and problem in str(result)
+
+
+def nested(depth: int) -> dict:
+    """A ReLU inside ``depth`` Sequentials."""
+    spec: dict = {"type": "ReLU"}
+    for _ in range(depth):
+        spec = {"type": "Sequential", "layers": [spec]}
+    return spec
+
+
+@pytest.mark.parametrize("depth", [16, 100, 900, 100_000])
+def test_deeply_nested_containers_are_refused_cheaply(tmp_path: Path, depth: int) -> None:
+    """Deeper than MAX_DEPTH is refused before anything is built; too deep for Python's JSON
+    parser (a RecursionError) is a damaged header. The header is written as text, since
+    ``json.dumps`` itself cannot write the deepest."""
+    layers = '{"type": "Sequential", "layers": [' * depth + '{"type": "ReLU"}' + "]}" * depth
+    text = f'{{"format": "nanocnn-model", "version": 1, "layers": [{layers}]}}'
+    path = tmp_path / "deep.npz"
+    header = np.frombuffer(text.encode(), dtype=np.uint8)
+    np.savez(path, **{HEADER: header, "0.weight": np.zeros((4, 4), np.float32)})
+    result = load_or_error(path, max_peak=(8 << 20) + 64 * len(text))
+    assert isinstance(result, nc.ModelFileError)
+    assert re.search("nests containers over 16 deep|header is not valid JSON", str(result))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "Sequential", "layers": [{"type": "ReLU"}] * 10_001},
+        {"type": "Sequential", "layers": [{"type": "Sequential", "layers": []}] * 20_000},
+        {"type": "Residual", "layers": [nested(13)] * 800, "shortcut": None},
+    ],
+    ids=["wide", "many containers", "wide and deep"],
+)
+def test_huge_containers_are_refused_before_building(tmp_path: Path, spec: dict) -> None:
+    """Memory bounded by the header's own size (parsing it is the largest cost)."""
+    header = {"format": "nanocnn-model", "version": 1, "layers": [spec]}
+    path = save_arrays(tmp_path / "wide.npz", {"0.weight": np.zeros(4, np.float32)}, header)
+    result = load_or_error(path, max_peak=64 * len(json.dumps(header)) + (1 << 20))
+    assert isinstance(result, nc.ModelFileError) and "more than 10000 layers" in str(result)
+
+
+def test_a_model_nested_to_the_limit_loads_the_same(tmp_path: Path) -> None:
+    inner: nc.Layer = nc.Residual(nc.Dense(3, 3, rng=0))
+    for _ in range(14):  # 16 containers with the model itself
+        inner = nc.Sequential(inner)
+    model = nc.Sequential(inner)
+    loaded = load_or_error(model.save(tmp_path / "deep.npz"))
+    assert isinstance(loaded, nc.Sequential) and loaded.config() == model.config()
+    assert_same_model(loaded, model.state_dict())
+    name = "0" + ".0" * 14 + ".body.0.weight"
+    assert list(model.state_dict()) == [name, name.replace("weight", "bias")]
+    with pytest.raises(nc.ModelFileError, match="nests containers over 16 deep"):
+        nc.load(nc.Sequential(model).save(tmp_path / "deeper.npz"))
 
 
 class Exploit:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
-from nanocnn.cli.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID
+from nanocnn.cli.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID, RESIDUAL_GRID, nested_model
+from nanocnn.presets import basic_block
 
 TOLERANCE = 1e-6
 
@@ -84,6 +85,35 @@ def test_batchnorm(layer, shape, training):
     assert max(errors.values()) < TOLERANCE, errors
 
 
+@pytest.mark.parametrize(("shape", "out_channels", "stride"), RESIDUAL_GRID)
+@pytest.mark.parametrize("training", [True, False])
+def test_residual_block(shape, out_channels, stride, training):
+    """Both paths and the sum at the fork; BatchNorm in both modes (running statistics that
+    are not the identity in inference)."""
+    block = basic_block(np.random.default_rng(0), shape[1], out_channels, stride)
+    for layer in block.modules():
+        for key, value in {**layer.params, **layer.buffers}.items():
+            if key != "weight" or value.ndim == 1:  # BatchNorm's arrays, not a conv's weight
+                value += np.abs(random(value.shape, 6)) * 0.5
+    errors = nc.gradcheck(block, random(shape) * 2, training=training)
+    assert set(errors) == {"x", *block.params}  # "body.0.weight", "shortcut.1.bias"...
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_nested_containers(training):
+    errors = nc.gradcheck(nested_model(), random((3, 2, 6, 6)) * 2, training=training)
+    assert len(errors) == 1 + len(nested_model().params)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 2, 1, 1), (1, 1, 7, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_global_avg_pool(shape, training):
+    errors = nc.gradcheck(nc.GlobalAvgPool2D(), random(shape), training=training)
+    assert errors["x"] < TOLERANCE, errors
+
+
 def test_a_wrong_backward_is_caught():
     """The checker must fail loudly on a broken layer, or the tests above prove nothing."""
 
@@ -104,7 +134,15 @@ def test_gradcheck_leaves_the_layer_untouched():
 
 @pytest.mark.parametrize(
     "loss",
-    [nc.SoftmaxCrossEntropy(), nc.MSELoss(), nc.L1Loss(), nc.HuberLoss(), nc.HuberLoss(0.3)],
+    [
+        nc.SoftmaxCrossEntropy(),
+        nc.SoftmaxCrossEntropy(label_smoothing=0.1),
+        nc.SoftmaxCrossEntropy(label_smoothing=1.0),
+        nc.MSELoss(),
+        nc.L1Loss(),
+        nc.HuberLoss(),
+        nc.HuberLoss(0.3),
+    ],
     ids=repr,
 )
 def test_losses(loss):

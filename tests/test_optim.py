@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from nanocnn.optim import norms_and_biases
 
 
 def run(optimizer_class, steps=5, **kwargs):
@@ -105,3 +106,50 @@ def test_bad_arguments():
         nc.SGD([], lr=0.1)
     with pytest.raises(ValueError, match="lr"):
         nc.Adam([("w", np.ones(1), np.ones(1))], lr=-1)
+
+
+@pytest.mark.parametrize(
+    ("make", "decay_only_matrices"),
+    [
+        (lambda params: nc.SGD(params, 0.1, 0.9, True, 0.1, no_decay=norms_and_biases), True),
+        (lambda params: nc.Adam(params, 0.01, weight_decay=0.1, no_decay=norms_and_biases), True),
+        (lambda params: nc.AdamW(params, 0.01, weight_decay=0.1, no_decay=norms_and_biases), True),
+        (lambda params: nc.SGD(params, 0.1, 0.9, True, 0.1), False),
+    ],
+    ids=["sgd", "adam", "adamw", "sgd without the rule"],
+)
+def test_weight_decay_skips_norms_and_biases_when_asked(make, decay_only_matrices):
+    """With zero gradients only weight decay moves a parameter: the rule leaves BatchNorm's
+    weight and bias and every bias where they are."""
+    model = nc.Sequential(nc.Conv2D(1, 2, 3, rng=0), nc.BatchNorm2D(2), nc.Flatten(),
+                          nc.Dense(2, 2, rng=1))  # fmt: skip
+    for value in model.params.values():
+        value += 1.0  # non-zero everywhere: decay moves whatever it touches
+    before = model.state_dict()
+    optimizer = make(model.parameters())
+    expected = {"1.weight", "1.bias", "0.bias", "3.bias"} if decay_only_matrices else set()
+    assert optimizer.skipped == expected
+    for _ in range(3):
+        optimizer.step()  # the gradients are all zero
+    moved = {name for name, value in model.state_dict().items() if (value != before[name]).any()}
+    assert moved == set(model.params) - expected
+
+
+def test_the_decay_rule_survives_a_resume():
+    """The rule is the optimizer's construction, not its state: a state dict restores it."""
+
+    def make():
+        param, bias = np.array([[1.0, 2.0]]), np.array([3.0])
+        grads = np.zeros((1, 2)), np.zeros(1)
+        params = [("w", param, grads[0]), ("b", bias, grads[1])]
+        return param, bias, nc.SGD(params, 0.1, 0.9, weight_decay=0.5, no_decay=norms_and_biases)
+
+    param, bias, optimizer = make()
+    optimizer.step()
+    resumed_param, resumed_bias, resumed = make()
+    resumed.load_state_dict(optimizer.state_dict())
+    resumed_param[...], resumed_bias[...] = param, bias
+    optimizer.step()
+    resumed.step()
+    np.testing.assert_array_equal(resumed_param, param)
+    assert bias[0] == resumed_bias[0] == 3.0 and param[0, 0] < 1.0

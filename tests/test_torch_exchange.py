@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from benchmarks.torch_reference import torch_module
 from nanocnn import presets
 from tests.every_layer import INPUT_SHAPE, every_layer_model
 
@@ -21,6 +22,11 @@ MODELS = {
     "lenet": (lambda: presets.build("lenet"), (1, 28, 28)),
     "mlp": (lambda: presets.build("mlp"), (1, 28, 28)),
     "age_cnn": (lambda: presets.build("age_cnn", (3, 128, 128), outputs=1), (3, 128, 128)),
+    "resnet": (lambda: presets.build("resnet"), (1, 28, 28)),
+    "resnet 14 on 40x40 colour": (
+        lambda: presets.resnet(np.random.default_rng(0), (3, 40, 40), 5, blocks=2),
+        (3, 40, 40),
+    ),
     "every layer type": (every_layer_model, INPUT_SHAPE),
 }
 
@@ -28,40 +34,6 @@ MODELS = {
 @pytest.fixture(scope="module")
 def torch() -> ModuleType:
     return pytest.importorskip("torch", reason="pip install torch==2.13.0")
-
-
-def torch_twin(model: nc.Sequential, torch: ModuleType):
-    """The ``torch.nn.Sequential`` that computes what ``model`` does (fresh weights)."""
-    nn = torch.nn
-    layers = []
-    for layer in model:
-        kind, config = type(layer).__name__, layer.config()
-        if kind == "Conv2D":
-            padding = config["padding"]  # "same", "valid", an int or [ph, pw]
-            padding = tuple(padding) if isinstance(padding, list) else padding
-            size, stride = tuple(config["kernel_size"]), tuple(config["stride"])
-            channels = (config["in_channels"], config["out_channels"])
-            layers.append(nn.Conv2d(*channels, size, stride, padding, bias=config["bias"]))
-        elif kind in ("MaxPool2D", "AvgPool2D"):
-            pool = nn.MaxPool2d if kind == "MaxPool2D" else nn.AvgPool2d  # count_include_pad
-            layers.append(
-                pool(*(tuple(config[key]) for key in ("kernel_size", "stride", "padding")))
-            )
-        elif kind == "Dense":
-            layers.append(nn.Linear(config["in_features"], config["out_features"], config["bias"]))
-        elif kind in ("BatchNorm1D", "BatchNorm2D"):
-            norm = nn.BatchNorm1d if kind == "BatchNorm1D" else nn.BatchNorm2d
-            layers.append(norm(config["num_features"], config["eps"], config["momentum"]))
-        elif kind == "LeakyReLU":
-            layers.append(nn.LeakyReLU(config["negative_slope"]))
-        elif kind == "Dropout":
-            layers.append(nn.Dropout(config["p"]))
-        elif kind == "Softmax":
-            layers.append(nn.Softmax(dim=-1))
-        else:
-            layers.append({"Flatten": nn.Flatten, "ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid,
-                           "Tanh": nn.Tanh}[kind]())  # fmt: skip
-    return nn.Sequential(*layers).double()
 
 
 def trained_statistics(twin, shape: tuple[int, ...], torch: ModuleType) -> None:
@@ -90,7 +62,7 @@ def largest_difference(model: nc.Sequential, twin, shape: tuple, torch: ModuleTy
 def test_pytorch_weights_load_into_nanocnn(torch: ModuleType, tmp_path: Path, name: str) -> None:
     build, shape = MODELS[name]
     torch.manual_seed(0)
-    twin = torch_twin(build(), torch)
+    twin = torch_module(build()).double()
     trained_statistics(twin, shape, torch)
     state = {key: value.numpy() for key, value in twin.state_dict().items()}
     model = build().astype(np.float64)
@@ -107,17 +79,17 @@ def test_pytorch_weights_load_into_nanocnn(torch: ModuleType, tmp_path: Path, na
 def test_nanocnn_weights_load_into_pytorch(torch: ModuleType, tmp_path: Path, name: str) -> None:
     build, shape = MODELS[name]
     model = build().astype(np.float64)
-    for layer in model:  # running statistics that are not (0, 1)
+    for layer in model.modules():  # running statistics that are not (0, 1)
         for values in layer.buffers.values():
             values[...] = np.random.default_rng(4).uniform(0.5, 2.0, values.shape)
-    twin = torch_twin(model, torch)
+    twin = torch_module(model).double()
     twin.load_state_dict(
         {key: torch.from_numpy(value) for key, value in model.state_dict().items()}
     )
     largest_difference(model, twin, shape, torch)
     # the same through nanocnn's own model file, read by safetensors.torch
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
-    twin = torch_twin(model, torch)
+    twin = torch_module(model).double()
     twin.load_state_dict(torch_io.load_file(str(model.save(tmp_path / "model.safetensors"))))
     largest_difference(model, twin, shape, torch)
 

@@ -16,6 +16,7 @@ from nanocnn.training import (
     EarlyStopping,
     History,
     ModelCheckpoint,
+    OneCycleLR,
     ReduceLROnPlateau,
     StepLR,
     Trainer,
@@ -319,3 +320,26 @@ def test_a_binary_classifier_trains_and_logs_its_accuracy():
     assert history["val_accuracy"][-1] == nc.metrics.binary_accuracy(
         y[held], model.predict(x[held])
     )
+
+
+def test_one_cycle_warms_up_then_anneals_per_batch_and_cycles_the_momentum():
+    x, y = blobs(64)
+    model = small_model()
+    optimizer = nc.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    seen = []
+    spy = type("Spy", (Callback,), {"on_batch_begin": lambda self, t: seen.append(
+        (t.optimizer.lr, t.optimizer.momentum))})()  # fmt: skip
+    schedule = OneCycleLR(pct_start=0.25)
+    run = Trainer(model, nc.SoftmaxCrossEntropy(), optimizer, batch_size=8,
+                  callbacks=[schedule, spy], progress="off")  # fmt: skip
+    run.fit(x, y, epochs=2)
+    assert len(seen) == 16
+    lrs, momenta = zip(*seen, strict=True)
+    assert lrs[0] == pytest.approx(0.1 / 25) and momenta[0] == pytest.approx(0.95)
+    peak = int(np.argmax(lrs))
+    assert peak == 3 and lrs[peak] == pytest.approx(0.1) and momenta[peak] == pytest.approx(0.85)
+    assert all(a < b for a, b in itertools.pairwise(lrs[: peak + 1]))
+    assert all(a > b for a, b in itertools.pairwise(lrs[peak:]))
+    assert lrs[-1] == pytest.approx(0.1 / 25 / 1e4) and momenta[-1] == pytest.approx(0.95)
+    expected = [schedule.values(step, 16, 0.1) for step in range(16)]
+    np.testing.assert_allclose(np.array(seen), np.array(expected), rtol=1e-12)

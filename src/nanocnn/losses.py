@@ -41,12 +41,27 @@ class Loss:
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax and cross-entropy fused: logits (N, K) and int labels (N,) -> mean loss.
+    """``SoftmaxCrossEntropy(label_smoothing=0.0)``: softmax and cross-entropy fused, logits
+    (N, K) and int labels (N,) -> mean loss.
 
     log p = z - logsumexp(z)       (z shifted by its row max: no overflow at |z| ~ 1e4)
-    loss  = -mean_n log p[n, y_n]
-    dz    = (p - onehot(y)) / N
+    q     = (1 - s) onehot(y) + s / K        the target distribution, s = label_smoothing
+    loss  = -mean_n sum_k q[n, k] log p[n, k]
+    dz    = (p - q) / N
+
+    With s = 0 (the default) q is the one-hot label and the loss is -mean_n log p[n, y_n].
+    Label smoothing (Szegedy et al. 2016; PyTorch's ``CrossEntropyLoss(label_smoothing=s)``,
+    the same definition) moves s of the target's mass evenly over all K classes, so the
+    network is not pushed towards ever larger logits: s = 0.1 is the modern recipe's.
     """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                f"SoftmaxCrossEntropy label_smoothing must lie in [0, 1], got {label_smoothing}"
+            )
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         target = np.asarray(target)
@@ -65,13 +80,21 @@ class SoftmaxCrossEntropy(Loss):
             )
         shifted = pred - np.max(pred, axis=1, keepdims=True)
         log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-        rows = np.arange(n)
+        rows, smoothing = np.arange(n), self.label_smoothing
         loss = -np.mean(log_probs[rows, target])
-        grad = np.exp(log_probs)
-        grad[rows, target] -= 1.0
+        grad = np.exp(log_probs)  # p
+        if smoothing:
+            uniform = -np.mean(log_probs)  # mean_n of -(1/K) sum_k log p[n, k]
+            loss = (1.0 - smoothing) * loss + smoothing * uniform
+            grad -= smoothing / classes
+        grad[rows, target] -= 1.0 - smoothing
         grad *= 1.0 / n
         self._grad = grad
         return self._finite(loss, pred)
+
+    def __repr__(self) -> str:
+        smoothing = self.label_smoothing
+        return f"SoftmaxCrossEntropy({f'label_smoothing={smoothing}' if smoothing else ''})"
 
 
 class _PerElement(Loss):

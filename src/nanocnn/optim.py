@@ -3,15 +3,30 @@
 An optimizer is given ``model.parameters()``: (name, param, grad) triples whose ``grad`` arrays
 the layers overwrite in place on every backward. Its state (momentum, moments) is kept by
 parameter name, so ``state_dict()`` can be saved beside the model and restored to resume.
+
+Weight decay and the parameters it skips: ``weight_decay`` applies to every parameter unless
+``no_decay(name, param)`` says True for it. The usual rule, :func:`norms_and_biases`, skips
+every parameter of at most one dimension: the biases and BatchNorm's weight and bias, whose
+decay only fights the normalisation (Goyal et al. 2017; He et al. 2019, "Bag of Tricks").
+In PyTorch this is two parameter groups, ``[{"params": decayed}, {"params": skipped,
+"weight_decay": 0.0}]``: the updates are the same. The rule is part of the optimizer's
+construction, not of its state, so ``state_dict()`` and resuming are unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 Parameters = Iterable[tuple[str, np.ndarray, np.ndarray]]
+DecayRule = Callable[[str, np.ndarray], bool]  # (name, param) -> True to skip weight decay
+
+
+def norms_and_biases(name: str, param: np.ndarray) -> bool:
+    """The usual ``no_decay`` rule: True for a parameter of at most one dimension (a bias,
+    a BatchNorm's weight or bias), which weight decay then leaves alone."""
+    return param.ndim <= 1
 
 
 class Optimizer:
@@ -19,7 +34,13 @@ class Optimizer:
 
     state_names: tuple[str, ...] = ()
 
-    def __init__(self, params: Parameters, lr: float, weight_decay: float) -> None:
+    def __init__(
+        self,
+        params: Parameters,
+        lr: float,
+        weight_decay: float,
+        no_decay: DecayRule | None = None,
+    ) -> None:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -29,6 +50,9 @@ class Optimizer:
                 f"got lr={lr}, weight_decay={weight_decay}"
             )
         self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.no_decay = no_decay
+        # the parameters weight decay leaves alone, by name
+        self.skipped = {name for name, p, _ in self.params if no_decay and no_decay(name, p)}
         self.steps = 0
         self.state: dict[str, dict[str, np.ndarray]] = {
             slot: {name: np.zeros_like(param) for name, param, _ in self.params}
@@ -43,6 +67,10 @@ class Optimizer:
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
+
+    def decay(self, name: str) -> float:
+        """The weight decay of the parameter ``name``: 0 for those ``no_decay`` skips."""
+        return 0.0 if name in self.skipped else self.weight_decay
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat arrays: ``"steps"``, ``"lr"`` and ``"<slot>.<param name>"`` for each state."""
@@ -69,9 +97,9 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr, momentum=0.0, nesterov=False, weight_decay=0.0)``.
+    """``SGD(params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, no_decay=None)``.
 
-    g = grad + weight_decay * p
+    g = grad + weight_decay * p               (0 for the parameters no_decay skips)
     v = momentum * v + g                       (v starts at 0)
     p -= lr * (g + momentum * v if nesterov else v)
     """
@@ -83,16 +111,17 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        no_decay: DecayRule | None = None,
     ) -> None:
         if nesterov and momentum <= 0:
             raise ValueError("SGD with nesterov=True needs momentum > 0")
         self.state_names = ("momentum_buffer",) if momentum else ()
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, no_decay)
         self.momentum, self.nesterov = float(momentum), nesterov
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param
+        if decay := self.decay(name):
+            grad = grad + decay * param
         if self.momentum:
             velocity = self.state["momentum_buffer"][name]
             velocity *= self.momentum
@@ -108,10 +137,12 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False)``.
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False,
+    no_decay=None)``.
 
     g = grad + weight_decay * p               (L2 penalty; skipped when decoupled)
     p *= 1 - lr * weight_decay                (AdamW's decoupled decay, when decoupled)
+                                              (weight_decay 0 for what no_decay skips)
     m = b1 * m + (1 - b1) * g
     v = b2 * v + (1 - b2) * g**2
     p -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)
@@ -127,8 +158,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decoupled: bool = False,
+        no_decay: DecayRule | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, no_decay)
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Adam betas must lie in [0, 1), got {betas}")
         self.betas, self.eps, self.decoupled = (float(betas[0]), float(betas[1])), eps, decoupled
@@ -136,10 +168,11 @@ class Adam(Optimizer):
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         b1, b2 = self.betas
-        if self.weight_decay and self.decoupled:
-            param *= 1.0 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            grad = grad + self.weight_decay * param
+        decay = self.decay(name)
+        if decay and self.decoupled:
+            param *= 1.0 - self.lr * decay
+        elif decay:
+            grad = grad + decay * param
         m, v = self.state["exp_avg"][name], self.state["exp_avg_sq"][name]
         scratch = self._scratch.get(name)
         if scratch is None:  # one work array per parameter, kept: no new arrays per step
@@ -176,5 +209,6 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        no_decay: DecayRule | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, decoupled=True)
+        super().__init__(params, lr, betas, eps, weight_decay, decoupled=True, no_decay=no_decay)

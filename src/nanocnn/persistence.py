@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nanocnn.errors import ModelFileError
+from nanocnn.layers import LAYER_TYPES
+from nanocnn.layers.container import Container
 from nanocnn.model import Sequential
 from nanocnn.serialization import is_safetensors, load_arrays, read_safetensors, save_arrays
 
@@ -44,6 +47,8 @@ LOADER_ARGS = ("rng", "dtype")  # chosen by the loader, never by a file
 # a file that lacks a tensor to reach load_state_dict's precise message, small enough that
 # the memory a file can claim stays proportional to its size.
 SIZE_MARGIN = 2
+MAX_DEPTH = 16  # containers inside containers (a ResNet needs 3: model, block, shortcut)
+MAX_LAYERS = 10_000  # layers in all, containers and nested ones included
 
 
 def save_model(model: Sequential, path: str | os.PathLike) -> Path:
@@ -128,8 +133,8 @@ def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> N
     constructors' own, the same for a model built in code and one loaded from a file."""
     budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
     declared = 0
-    for index, spec in enumerate(layers):
-        where = f"{path}: layer {index} ({spec.get('type')})"
+    for name, spec in _nested_specs(path, layers):
+        where = f"{path}: layer {name} ({spec.get('type')})"
         if forbidden := [key for key in LOADER_ARGS if key in spec]:
             raise ModelFileError(f"{where} sets {forbidden}, which a model file may not")
         sizes = {key: [spec[key]] for key in SIZE_ARGS if key in spec}
@@ -150,6 +155,36 @@ def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> N
             declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
         if declared > budget:
             raise ModelFileError(f"{where} is larger than the weights the file holds")
+
+
+def _nested_specs(path: str | os.PathLike, layers: list) -> Iterator[tuple[str, dict]]:
+    """Every layer spec of an architecture with its dotted name, a container's children after
+    it (:meth:`Container.child_specs`), walked without recursion. Refuses, before anything is
+    built, a spec that is not a dict, nesting deeper than ``MAX_DEPTH`` and more than
+    ``MAX_LAYERS`` layers in all: a small hostile file cannot make the loader recurse or
+    build without end."""
+    pending = [(str(index), spec, 0) for index, spec in reversed(list(enumerate(layers)))]
+    count = 0
+    while pending:
+        name, spec, depth = pending.pop()
+        count += 1
+        if count > MAX_LAYERS:
+            raise ModelFileError(f"{path}: more than {MAX_LAYERS} layers")
+        if not isinstance(spec, dict):
+            raise ModelFileError(f"{path}: layer {name} is not a layer spec: {str(spec)[:80]}")
+        yield name, spec
+        kind = LAYER_TYPES.get(spec["type"]) if isinstance(spec.get("type"), str) else None
+        if not (kind is not None and issubclass(kind, Container)):
+            continue
+        if depth + 1 >= MAX_DEPTH:
+            raise ModelFileError(f"{path}: layer {name} nests containers over {MAX_DEPTH} deep")
+        try:
+            children = kind.child_specs({k: v for k, v in spec.items() if k != "type"})
+        except ValueError as error:
+            raise ModelFileError(f"{path}: layer {name} ({spec['type']}): {error}") from error
+        pending += [(f"{name}.{child}", child_spec, depth + 1) for child, child_spec in children][
+            ::-1
+        ]
 
 
 def _weights_dtype(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> np.dtype:

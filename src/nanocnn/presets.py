@@ -8,6 +8,12 @@ input (C, H, W) and the number of outputs (classes, or 1 for a regression).
 - ``lenet``: LeNet-5 as in LeCun et al. 1998, with ReLU and max pooling.
 - ``mlp``: a plain fully connected network (784 -> 256 -> 128 -> 10 on MNIST), the "NN" beside
   the CNN.
+- ``resnet``: a small residual network for 28-64 px inputs (the CIFAR ResNet of He et al.
+  2015, section 4.2, at depth 8): a 3x3 conv-BN-ReLU stem of 16 channels, three stages of
+  basic blocks (16, 32, 64 channels; the second and third halve the size), global average
+  pooling and one dense layer; about 78k parameters at (1, 28, 28). Its recipe is SGD with
+  Nesterov momentum, weight decay off the norms and biases, a one-cycle schedule and label
+  smoothing (see docs/resnet.md).
 - ``age_cnn``: the UTKFace age regressor of the project nanocnn replaces: three 3x3 conv blocks
   of 16, 32 and 64 channels (ReLU, 2x2 max pooling), dense 128.
 
@@ -22,7 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nanocnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
+from nanocnn.layers import (
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    ReLU,
+    Residual,
+)
 from nanocnn.model import Sequential
 
 Shape = tuple[int, int, int]  # one input: (channels, height, width)
@@ -83,6 +99,45 @@ def age_cnn(rng: np.random.Generator, input_shape: Shape, outputs: int) -> Seque
     )  # fmt: skip
 
 
+def basic_block(
+    rng: np.random.Generator, in_channels: int, out_channels: int, stride: int = 1
+) -> Residual:
+    """torchvision's ``BasicBlock`` without its last ReLU (the model's next layer):
+    conv3x3(stride)-BN-ReLU-conv3x3-BN, plus the input, or a 1x1 conv(stride)-BN of it when
+    the block changes the channels or the size. (N, in, H, W) -> (N, out, H/stride, W/stride)."""
+    shortcut = None
+    if (in_channels, stride) != (out_channels, 1):
+        shortcut = Sequential(
+            Conv2D(in_channels, out_channels, 1, stride=stride, bias=False, rng=rng),
+            BatchNorm2D(out_channels),
+        )
+    return Residual(
+        Conv2D(in_channels, out_channels, 3, stride, padding=1, bias=False, rng=rng),
+        BatchNorm2D(out_channels), ReLU(),
+        Conv2D(out_channels, out_channels, 3, padding=1, bias=False, rng=rng),
+        BatchNorm2D(out_channels),
+        shortcut=shortcut,
+    )  # fmt: skip
+
+
+def resnet(
+    rng: np.random.Generator, input_shape: Shape, outputs: int, blocks: int = 1
+) -> Sequential:
+    """(N, C, H, W) -> (N, outputs): ResNet-(6 blocks + 2) for ``blocks`` basic blocks per
+    stage, ResNet-8 by default (ResNet-14 with 2). Any size from 8x8 up: the global pooling
+    takes whatever the stages leave (H/4 x W/4, rounded up)."""
+    channels, _, _ = _at_least(input_shape, 8, "resnet")
+    layers = [Conv2D(channels, 16, 3, padding=1, bias=False, rng=rng), BatchNorm2D(16), ReLU()]
+    width = 16
+    for stage, out_channels in enumerate((16, 32, 64)):  # -> (16, H, W), (32, H/2, W/2), ...
+        for index in range(blocks):
+            stride = 2 if stage > 0 and index == 0 else 1
+            layers += [basic_block(rng, width, out_channels, stride), ReLU()]
+            width = out_channels
+    layers += [GlobalAvgPool2D(), Dense(64, outputs, rng=rng)]  # -> (64,) -> (outputs,)
+    return Sequential(*layers)
+
+
 def _at_least(input_shape: Shape, side: int, name: str) -> Shape:
     """``input_shape`` as (C, H, W), if its images are at least ``side`` pixels each way."""
     channels, height, width = (int(n) for n in input_shape)
@@ -98,10 +153,14 @@ class Preset:
     """An architecture and the training recipe that suits it (the command line's defaults)."""
 
     build: Callable[[np.random.Generator, Shape, int], Sequential]  # a model, fresh weights
-    epochs: int  # with a cosine learning-rate schedule over the whole run
-    lr: float  # Adam's starting learning rate
+    epochs: int  # the length of the run the schedule spans
+    lr: float  # the starting (for "onecycle": the peak) learning rate
     batch_size: int = 64
     augment: bool = False  # train with the task's random augmentation unless told otherwise
+    optimizer: str = "adam"  # "adam", or "sgd": momentum 0.9, Nesterov
+    schedule: str = "cosine"  # "cosine", "onecycle", "step", "plateau" or "none"
+    weight_decay: float = 0.0  # skipping norms and biases (nanocnn.optim.norms_and_biases)
+    label_smoothing: float = 0.0  # of a classification task's SoftmaxCrossEntropy
 
 
 PRESETS: dict[str, Preset] = {
@@ -109,6 +168,17 @@ PRESETS: dict[str, Preset] = {
     "lenet": Preset(lenet, epochs=8, lr=2e-3),
     "mlp": Preset(mlp, epochs=12, lr=1e-3),
     "age_cnn": Preset(age_cnn, epochs=20, lr=2e-3, batch_size=32),
+    "resnet": Preset(
+        resnet,
+        epochs=6,
+        lr=0.1,
+        batch_size=64,
+        augment=True,
+        optimizer="sgd",
+        schedule="onecycle",
+        weight_decay=5e-4,
+        label_smoothing=0.1,
+    ),
 }
 
 

@@ -39,6 +39,14 @@ POOL_GRID: list[tuple[tuple[int, int, int, int], Any, Any, Any]] = [
 ]
 # Dense: (batch, in features, out features), each with and without bias.
 DENSE_GRID: list[tuple[int, int, int]] = [(1, 1, 1), (4, 7, 3), (5, 16, 10)]
+# Residual basic blocks (nanocnn.presets.basic_block): (input shape, out channels, stride);
+# the shortcut is the identity when the shape stays, a 1x1 conv + BatchNorm otherwise.
+RESIDUAL_GRID: list[tuple[tuple[int, int, int, int], int, int]] = [
+    ((2, 3, 5, 5), 3, 1),  # identity shortcut
+    ((3, 2, 7, 7), 4, 2),  # projection, odd size: 7 -> 4
+    ((2, 2, 6, 5), 3, 1),  # projection of the channels only
+    ((2, 3, 6, 8), 3, 2),  # projection of the size only
+]
 
 # (layer type, positional constructor arguments, input shape): every type in LAYER_TYPES.
 LAYER_GRID: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
@@ -66,9 +74,21 @@ LAYER_GRID: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
     ("Dropout", (0.4,), (4, 10)),
     ("BatchNorm1D", (5,), (6, 5)),
     ("BatchNorm2D", (3,), (4, 3, 3, 3)),
+    ("GlobalAvgPool2D", (), (2, 3, 4, 5)),
+    ("GlobalAvgPool2D", (), (3, 2, 1, 1)),
+    *(
+        ("Residual", (shape[1], out_channels, stride), shape)
+        for shape, out_channels, stride in RESIDUAL_GRID
+    ),
+    ("Sequential", (), (3, 2, 6, 6)),  # nested: see nested_model
 ]
 
 LOSSES = ["SoftmaxCrossEntropy", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss"]
+# (loss type, constructor keyword arguments): every loss, and the variants worth a row
+LOSS_GRID: list[tuple[str, dict[str, Any]]] = [
+    *((kind, {}) for kind in LOSSES),
+    ("SoftmaxCrossEntropy", {"label_smoothing": 0.1}),
+]
 COLUMNS = ("x", "weight", "bias")  # the relative errors shown: the input's and parameters'
 
 
@@ -120,17 +140,43 @@ def check_layers() -> list[Row]:
     import numpy as np
 
     from nanocnn.gradcheck import gradcheck
-    from nanocnn.layers import LAYER_TYPES
+    from nanocnn.layers import LAYER_TYPES, Layer
+    from nanocnn.presets import basic_block
 
     rows = []
     for index, (kind, args, shape) in enumerate(LAYER_GRID):
         seeded = {"rng": index} if kind in ("Conv2D", "Dense", "Dropout") else {}
-        layer = LAYER_TYPES[kind](*args, **seeded)
+        layer: Layer
+        if kind == "Residual":
+            layer = basic_block(np.random.default_rng(index), *args)
+            description = "Residual(basic block {} -> {}, stride {})".format(*args)
+        elif kind == "Sequential":
+            layer, description = nested_model(), "Sequential(nested: see nested_model)"
+        else:
+            layer = LAYER_TYPES[kind](*args, **seeded)
+            description = repr(layer)
         # x from another seed than gradcheck's dout: for BatchNorm an upstream gradient that
         # is an affine function of x would have a true input gradient of exactly zero.
         x = np.random.default_rng([index, 1]).standard_normal(shape) * 2
-        rows.append((kind, repr(layer), str(shape), gradcheck(layer, x)))
+        rows.append((kind, description, str(shape), gradcheck(layer, x)))
     return rows
+
+
+def nested_model() -> Any:
+    """A Sequential three containers deep, (N, 2, 6, 6) -> (N, 3): a residual block whose
+    shortcut is a Sequential holding a Residual, global pooling and a dense layer."""
+    import nanocnn as nc
+
+    return nc.Sequential(
+        nc.Conv2D(2, 3, 3, padding=1, bias=False, rng=0), nc.BatchNorm2D(3), nc.ReLU(),
+        nc.Residual(
+            nc.Conv2D(3, 4, 3, stride=2, padding=1, rng=1), nc.Tanh(),
+            shortcut=nc.Sequential(
+                nc.Conv2D(3, 4, 1, stride=2, rng=2), nc.Residual(nc.Conv2D(4, 4, 1, rng=3))
+            ),
+        ),
+        nc.GlobalAvgPool2D(), nc.Dense(4, 3, rng=4),
+    )  # fmt: skip
 
 
 def check_losses() -> list[Row]:
@@ -148,8 +194,8 @@ def check_losses() -> list[Row]:
     probabilities = rng.uniform(0, 1, pred.shape)  # soft 0/1 targets
     special = {"SoftmaxCrossEntropy": labels, "BCEWithLogitsLoss": probabilities}
     rows = []
-    for kind in LOSSES:
-        loss = getattr(losses, kind)()
+    for kind, options in LOSS_GRID:
+        loss = getattr(losses, kind)(**options)
         target = special.get(kind, targets)
         rows.append((kind, repr(loss), str(pred.shape), {"x": gradcheck_loss(loss, pred, target)}))
     return rows

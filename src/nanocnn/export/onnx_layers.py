@@ -15,7 +15,12 @@ own with ``@emits(NewLayer)``. The ONNX operators match nanocnn's semantics exac
 - Dense -> ``Gemm`` (y = x W^T + b, ``transB=1``); Flatten -> ``Flatten(axis=1)``;
 - ReLU, LeakyReLU(alpha), Sigmoid, Tanh -> their operators; Softmax -> ``Softmax(axis=-1)``;
 - BatchNorm1D/2D -> ``BatchNormalization`` with the running statistics (inference form);
-- Dropout -> nothing (the identity in inference).
+- Dropout -> nothing (the identity in inference);
+- GlobalAvgPool2D -> ``GlobalAveragePool`` then ``Flatten(axis=1)``: (N, C, 1, 1) -> (N, C);
+- containers nest: a Sequential's children are emitted in order under ``<name>.<index>``, a
+  Residual's body under ``<name>.body``, its shortcut under ``<name>.shortcut`` (the names of
+  their weights), then ``Add`` of the two (of the body's output and the input itself for the
+  identity shortcut).
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ from nanocnn.layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool2D,
     Layer,
     LeakyReLU,
     MaxPool2D,
     ReLU,
+    Residual,
     Sigmoid,
     Softmax,
     Tanh,
 )
+from nanocnn.model import Sequential
 
 
 class GraphBuilder:
@@ -87,6 +95,18 @@ def emits(*layer_types: type[Layer]) -> Callable[[Emitter], Emitter]:
         return emitter
 
     return register
+
+
+def emit_layer(layer: Layer, graph: GraphBuilder, x: str, name: str) -> str:
+    """Emit ``layer`` (named ``name``, its dotted path) with its registered emitter;
+    ValueError naming the layer if its type has none."""
+    emit = EMITTERS.get(type(layer))
+    if emit is None:
+        raise ValueError(
+            f"layer {name} ({type(layer).__name__}) cannot be exported to ONNX: no emitter "
+            "for this layer type in nanocnn.export.EMITTERS"
+        )
+    return emit(layer, graph, x, name)
 
 
 def parameters(layer: Layer, graph: GraphBuilder, name: str, *keys: str) -> list[str]:
@@ -176,3 +196,23 @@ def batch_norm(layer: BatchNorm1D | BatchNorm2D, graph: GraphBuilder, x: str, na
 @emits(Dropout)
 def dropout(layer: Dropout, graph: GraphBuilder, x: str, name: str) -> str:
     return x
+
+
+@emits(GlobalAvgPool2D)
+def global_avg_pool(layer: GlobalAvgPool2D, graph: GraphBuilder, x: str, name: str) -> str:
+    pooled = graph.node("GlobalAveragePool", [x], f"{name}.globalavgpool")  # (N, C, 1, 1)
+    return graph.node("Flatten", [pooled], f"{name}.flatten", axis=1)
+
+
+@emits(Sequential)
+def sequential(layer: Sequential, graph: GraphBuilder, x: str, name: str) -> str:
+    for child_name, child in layer.children():
+        x = emit_layer(child, graph, x, f"{name}.{child_name}")
+    return x
+
+
+@emits(Residual)
+def residual(layer: Residual, graph: GraphBuilder, x: str, name: str) -> str:
+    body = emit_layer(layer.body, graph, x, f"{name}.body")
+    skip = x if layer.shortcut is None else emit_layer(layer.shortcut, graph, x, f"{name}.shortcut")
+    return graph.node("Add", [body, skip], f"{name}.add")

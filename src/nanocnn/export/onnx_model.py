@@ -23,7 +23,7 @@ import numpy as np
 
 from nanocnn._optional import require
 from nanocnn.atomic import write_atomically
-from nanocnn.export.onnx_layers import EMITTERS, GraphBuilder
+from nanocnn.export.onnx_layers import GraphBuilder, emit_layer
 
 if TYPE_CHECKING:
     from nanocnn.model import Sequential
@@ -52,14 +52,8 @@ def to_onnx(
     shape = _input_shape(model, input_shape)
     graph = GraphBuilder(onnx)
     x = "input"
-    for index, layer in enumerate(model.layers):
-        emit = EMITTERS.get(type(layer))
-        if emit is None:
-            raise ValueError(
-                f"layer {index} ({type(layer).__name__}) cannot be exported to ONNX: no emitter "
-                "for this layer type in nanocnn.export.EMITTERS"
-            )
-        x = emit(layer, graph, x, str(index))
+    for name, layer in model.children():
+        x = emit_layer(layer, graph, x, name)
     graph.finish(x, "output")
     # one sample through nanocnn itself: checks that the model takes this shape
     output_shape = model.forward(np.zeros((1, *shape), model.dtype), training=False).shape[1:]

@@ -6,7 +6,7 @@ from nanocnn.layers.batchnorm import BatchNorm1D, BatchNorm2D
 from nanocnn.layers.conv import Conv2D
 from nanocnn.layers.dense import Dense, Flatten
 from nanocnn.layers.dropout import Dropout
-from nanocnn.layers.pool import AvgPool2D, MaxPool2D
+from nanocnn.layers.pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from nanocnn.layers.registry import (
     LAYER_TYPES,
     build_layer,
@@ -14,6 +14,7 @@ from nanocnn.layers.registry import (
     layer_type_name,
     register_layer,
 )
+from nanocnn.layers.residual import Residual
 
 for _cls in (
     Conv2D,
@@ -29,6 +30,8 @@ for _cls in (
     Dropout,
     BatchNorm1D,
     BatchNorm2D,
+    GlobalAvgPool2D,
+    Residual,
 ):
     register_layer(_cls)
 del _cls
@@ -42,10 +45,12 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool2D",
     "Layer",
     "LeakyReLU",
     "MaxPool2D",
     "ReLU",
+    "Residual",
     "Sigmoid",
     "Softmax",
     "Tanh",

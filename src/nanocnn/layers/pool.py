@@ -167,3 +167,33 @@ class AvgPool2D(_Pool2D):
             else:
                 target += share
         return to_nchw(unpad(dxp, self.pads))
+
+
+class GlobalAvgPool2D(Layer):
+    """``GlobalAvgPool2D()``: (N, C, H, W) -> (N, C), the mean of each channel's map.
+
+    out[n, c] = mean over (h, w) of x[n, c, h, w]
+    dx[n, c, h, w] = dout[n, c] / (H W)
+
+    (PyTorch's ``nn.AdaptiveAvgPool2d(1)`` followed by ``nn.Flatten()``; ONNX's
+    ``GlobalAveragePool`` and ``Flatten``.) The input gradient is a read-only broadcast view
+    of the (N, C) gradient: no (N, C, H, W) array is written.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
+        self._check_input(x, ndim=4)
+        self._shape = x.shape if training or keep else None
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if self._shape is None:
+            raise self._missing_cache()
+        if not input_grad:
+            return None
+        n, c, h, w = self._shape
+        share = dout * (1.0 / (h * w))  # (N, C)
+        return np.broadcast_to(share[:, :, None, None], (n, c, h, w))

@@ -14,6 +14,7 @@ import math
 from typing import Any, TypeVar
 
 from nanocnn.layers.base import Layer
+from nanocnn.layers.container import Container
 
 LayerClass = TypeVar("LayerClass", bound=type[Layer])
 
@@ -51,13 +52,17 @@ def layer_type_name(layer: Layer) -> str:
 
 
 def layer_spec(layer: Layer) -> dict[str, Any]:
-    """``{"type": name, **layer.config()}``, checked to be registered and plain JSON.
+    """``{"type": name, **layer.config()}``, checked to be registered and plain JSON. A
+    container's config holds its children's specs; a ``Sequential``'s (a list of them) is
+    stored as ``{"type": "Sequential", "layers": [...]}``.
 
     Raises ValueError naming the layer and the argument whose value is not a JSON value
     (``None``, bool, int, finite float, str, or lists and str-keyed dicts of them).
     """
     name = layer_type_name(layer)
-    config = layer.config()
+    config: Any = layer.config()
+    if isinstance(config, list):
+        config = {"layers": config}
     for key, value in config.items():
         if not _is_json(value):
             raise ValueError(
@@ -68,7 +73,8 @@ def layer_spec(layer: Layer) -> dict[str, Any]:
 
 
 def build_layer(spec: dict[str, Any]) -> Layer:
-    """The layer ``spec`` (from :func:`layer_spec`) describes, with fresh weights."""
+    """The layer ``spec`` (from :func:`layer_spec`) describes, with fresh weights; a
+    container (with its children, built by this function) through its ``from_spec``."""
     args = dict(spec)
     kind = args.pop("type", None)
     if kind not in LAYER_TYPES:
@@ -76,7 +82,10 @@ def build_layer(spec: dict[str, Any]) -> Layer:
             f"unknown layer type {kind!r}; a layer of your own must be registered with "
             f"nanocnn.register_layer before loading"
         )
-    return LAYER_TYPES[kind](**args)
+    cls = LAYER_TYPES[kind]
+    if issubclass(cls, Container):
+        return cls.from_spec(args)
+    return cls(**args)
 
 
 def _is_json(value: Any) -> bool:

@@ -6,7 +6,7 @@ from nanocnn.training.callbacks import (
     ModelCheckpoint,
 )
 from nanocnn.training.history import History
-from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
+from nanocnn.training.schedules import CosineLR, OneCycleLR, ReduceLROnPlateau, StepLR
 from nanocnn.training.trainer import Trainer, fit, split_indices
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "EarlyStopping",
     "History",
     "ModelCheckpoint",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "StepLR",
     "Trainer",

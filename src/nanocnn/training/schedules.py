@@ -4,6 +4,9 @@ StepLR             lr = base * gamma ** (epoch // step_size)        at each epoc
 CosineLR           lr = min + (base - min) * (1 + cos(pi * t / T)) / 2   at each batch,
                    t the step and T the total number of steps of the run
 ReduceLROnPlateau  lr *= factor after ``patience`` epochs without improvement
+OneCycleLR         at each batch: warm up from max/div_factor to max along half a cosine over
+                   the first pct_start of the run, then anneal to max/(div_factor *
+                   final_div_factor); the momentum moves the other way (Smith 2018)
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from nanocnn.optim import SGD, Adam
 from nanocnn.training.callbacks import Callback, Mode, Monitor
 
 if TYPE_CHECKING:
@@ -92,3 +96,63 @@ class ReduceLROnPlateau(_Schedule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.tracker.best, self.wait = state["best"], state["wait"]
+
+
+class OneCycleLR(_Schedule):
+    """PyTorch's ``OneCycleLR`` (two phases, cosine), per batch; its peak is the optimizer's
+    starting learning rate (``max_lr``), set by whoever builds the optimizer.
+
+    With T the run's total number of steps, t the step (0 first), a = max_lr / div_factor,
+    b = a / final_div_factor and t1 = pct_start T - 1 (the end of the warm-up):
+
+        lr = cos_anneal(a, max_lr, t / t1)                   for t <= t1
+        lr = cos_anneal(max_lr, b, (t - t1) / (T - 1 - t1))  after,
+        cos_anneal(start, end, f) = end + (start - end) (1 + cos(pi f)) / 2
+
+    ``cycle_momentum`` (PyTorch's default) moves SGD's ``momentum`` (Adam's first beta) the
+    other way, from ``max_momentum`` down to ``base_momentum`` during the warm-up and back.
+    """
+
+    def __init__(
+        self,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+    ) -> None:
+        if not 0.0 < pct_start < 1.0:
+            raise ValueError(f"OneCycleLR pct_start must lie in (0, 1), got {pct_start}")
+        self.pct_start, self.div_factor = pct_start, div_factor
+        self.final_div_factor, self.cycle_momentum = final_div_factor, cycle_momentum
+        self.base_momentum, self.max_momentum = base_momentum, max_momentum
+
+    def on_batch_begin(self, trainer: Trainer) -> None:
+        assert self.base_lr is not None
+        lr, momentum = self.values(trainer.step, trainer.total_steps, self.base_lr)
+        optimizer = trainer.optimizer
+        optimizer.lr = lr
+        if not self.cycle_momentum:
+            return
+        if isinstance(optimizer, Adam):
+            optimizer.betas = (momentum, optimizer.betas[1])
+        elif isinstance(optimizer, SGD) and optimizer.momentum:
+            optimizer.momentum = momentum
+
+    def values(self, step: int, total_steps: int, max_lr: float) -> tuple[float, float]:
+        """(learning rate, momentum) at ``step`` (0 first) of a run of ``total_steps``."""
+        initial = max_lr / self.div_factor
+        warm_up_end = self.pct_start * total_steps - 1
+        if step <= warm_up_end:
+            fraction = step / warm_up_end
+            lrs, momenta = (initial, max_lr), (self.max_momentum, self.base_momentum)
+        else:
+            fraction = (step - warm_up_end) / (total_steps - 1 - warm_up_end)
+            lrs = (max_lr, initial / self.final_div_factor)
+            momenta = (self.base_momentum, self.max_momentum)
+        return _cos_anneal(*lrs, fraction), _cos_anneal(*momenta, fraction)
+
+
+def _cos_anneal(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)

@@ -48,7 +48,7 @@ CASES = {
     "unknown command": ("fly", "invalid choice"),
     "epochs 0": ("train --epochs 0", "must be a positive integer"),
     "lr not a number": ("train --lr fast", "invalid positive_float value"),
-    "unknown model": ("train --model resnet", "invalid choice"),
+    "unknown model": ("train --model resnet50", "invalid choice"),
     "resume without --out": ("train --resume", "--resume needs --out"),
     "resume with no checkpoint": ("train --resume --out {f}/empty", "no checkpoint to resume"),
     "run exists": ("train --out {f}/run", "already holds a run"),

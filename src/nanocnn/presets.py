@@ -170,7 +170,7 @@ PRESETS: dict[str, Preset] = {
     "age_cnn": Preset(age_cnn, epochs=20, lr=2e-3, batch_size=32),
     "resnet": Preset(
         resnet,
-        epochs=6,
+        epochs=5,
         lr=0.1,
         batch_size=64,
         augment=True,

@@ -108,8 +108,9 @@ def default(option: Option) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.training.distributed import Workers, launch, world_size
+    from nanocnn.training.distributed import Workers, world_size
     from nanocnn.training.job import TrainOptions, option_words, train
+    from nanocnn.training.launch import launch
 
     common = {field.name for field in fields(TrainOptions)} - {"task_options"}
     given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}

@@ -21,7 +21,7 @@ float summation.
 
 MPI is the optional ``mpi`` extra (mpi4py and MPICH); it is imported only when the process
 runs under ``mpiexec`` with more than one rank (:func:`world_size`), so a single process never
-loads it.
+loads it. ``nanocnn train --workers N`` starts that ``mpiexec`` (:mod:`.launch`).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import numpy as np
 
 from nanocnn._optional import require
 from nanocnn.errors import NanocnnError
+from nanocnn.training.launch import ABORTED, note_process_id
 
 # How MPICH (Hydra), Open MPI and MVAPICH tell a process the number of ranks of its job.
 WORLD_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
-INSTALL_HINT = "pip install 'nanocnn[mpi]' (mpi4py and MPICH)"
 
 
 def world_size() -> int:
@@ -223,81 +223,39 @@ def _layers_with_grads(model: Any) -> Iterator[Any]:
             yield from _layers_with_grads(layer)
 
 
-def mpiexec() -> str:
-    """The ``mpiexec`` of the installed MPI (the mpich wheel puts it beside Python), or
-    ImportError saying how to install one when MPI or mpi4py is missing."""
-    import importlib.util
-    import shutil
+class DataParallel:
+    """A trainer's side of data-parallel training over ``workers``: the gradient buffer
+    (with the step's loss and metric sums at its end), this rank's share of each batch, the
+    global-batch draws for augmentation (``draws``) and the random layers, and BatchNorm
+    summing its statistics over the ranks. Build it after the optimizer."""
 
-    beside_python = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    found = beside_python if os.access(beside_python, os.X_OK) else shutil.which("mpiexec")
-    if found is None or importlib.util.find_spec("mpi4py") is None:
-        raise ImportError(f"--workers needs MPI: {INSTALL_HINT}")
-    return found
+    def __init__(
+        self,
+        workers: Workers,
+        model: Any,
+        optimizer: Any,
+        rng: np.random.Generator,
+        random_layers: list[Any],
+    ) -> None:
+        self.workers = workers
+        self.share = BatchShare()
+        self.gradients = gather_gradients(model, optimizer, extra=2)
+        self.draws = ShardedDraws(rng, self.share)
+        for layer in random_layers:
+            layer.rng = ShardedDraws(layer.rng, self.share)
+        for layer in model:
+            if hasattr(layer, "sync"):  # BatchNorm
+                layer.sync = workers.sum
 
+    def my_rows(self, index: np.ndarray) -> np.ndarray:
+        """This rank's rows of the global batch ``index``, noted for the draws."""
+        rows = self.workers.rows(len(index))
+        self.share.start, self.share.stop, self.share.total = rows.start, rows.stop, len(index)
+        return index[rows]
 
-def launch(workers: int, arguments: list[str]) -> int:
-    """Run ``python -m nanocnn.cli ARGUMENTS`` as ``workers`` ranks of ``mpiexec`` on this
-    machine, each with one BLAS thread (the ranks share the cores); returns its exit status.
-
-    It says what it runs. When a rank dies (a signal, the out-of-memory killer, an error),
-    ``mpiexec`` ends the others and prints the cause with the process id; this adds which
-    rank that was (each rank notes its process id in a folder given by ``PIDS_VARIABLE``,
-    and the ranks' output passes through here)."""
-    import re
-    import shlex
-    import subprocess
-    import tempfile
-
-    command = [mpiexec(), "-n", str(workers), sys.executable, "-m", "nanocnn.cli", *arguments]
-    print(f"nanocnn: {workers} workers, 1 BLAS thread each: {shlex.join(command)}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="nanocnn-workers-") as pids:
-        threads = {name: "1" for name in BLAS_THREAD_VARIABLES}
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **threads, PIDS_VARIABLE: pids},
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        assert process.stdout is not None
-        dead: str | None = None
-        try:
-            for line in process.stdout:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-                if found := re.search(r"PID (\d+) RUNNING AT", line):
-                    dead = found.group(1)
-            status = process.wait()
-        except KeyboardInterrupt:  # mpiexec got the Ctrl-C too and ends the ranks
-            return process.wait()
-        ranks = {_read(os.path.join(pids, name)): name for name in os.listdir(pids)}
-    if status not in (0, ABORTED, 130):  # a rank that aborted has said why
-        who = f"worker {ranks[dead]}" if dead in ranks else "a worker"
-        killed = " (killed by signal 9: SIGKILL, often the out-of-memory killer)"
-        print(
-            f"nanocnn: {who} of {workers} stopped{killed if status == 9 else ''}, so mpiexec "
-            f"ended the job (status {status}); the last checkpoint is whole: continue with "
-            "--resume --out RUN_FOLDER",
-            file=sys.stderr,
-            flush=True,
-        )
-    return status
-
-
-def note_process_id(rank: int) -> None:
-    """Under :func:`launch`, leave this rank's process id where the launcher looks."""
-    folder = os.environ.get(PIDS_VARIABLE)
-    if folder and os.path.isdir(folder):
-        with open(os.path.join(folder, str(rank)), "w") as file:
-            file.write(str(os.getpid()))
-
-
-def _read(path: str) -> str:
-    with open(path) as file:
-        return file.read()
-
-
-ABORTED = 2  # the exit status of a job that a rank ended on an error (Workers.abort_on_error)
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-PIDS_VARIABLE = "NANOCNN_WORKER_PIDS"
+    def sum_step(self, loss_sum: float, metric_sum: float) -> tuple[float, float]:
+        """Sum the gradients (already in the buffer) and this rank's loss and metric sums
+        over the ranks, in one reduction; returns the global batch's (loss, metric) sums."""
+        self.gradients[-2:] = loss_sum, metric_sum
+        self.workers.sum(self.gradients)
+        return float(self.gradients[-2]), float(self.gradients[-1])

@@ -58,7 +58,7 @@ from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.checkpoint import restore_training_state, training_state
-from nanocnn.training.distributed import BatchShare, ShardedDraws, Workers, gather_gradients
+from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
@@ -104,9 +104,13 @@ class Trainer:
         for index, layer in enumerate(self.random_layers()):
             layer.rng = np.random.default_rng([seed, 2, index])
         self.workers, self.check_weights = workers, check_weights
+        self.parallel: DataParallel | None = None
         self.draws: np.random.Generator | ShardedDraws = self.rng  # what augmentation draws from
         if workers is not None:
-            self._distribute(workers)
+            self.parallel = DataParallel(workers, model, optimizer, self.rng, self.random_layers())
+            self.draws = self.parallel.draws
+            if not workers.is_root:
+                self.progress = "off"
         self.epoch = 0  # epochs completed
         self.step = 0  # batches completed
         self.total_steps = 0
@@ -135,26 +139,6 @@ class Trainer:
             for layer in self.model
             if isinstance(getattr(layer, "rng", None), (np.random.Generator, ShardedDraws))
         ]
-
-    def _distribute(self, workers: Workers) -> None:
-        """Set up data-parallel training: one gradient buffer (plus the step's loss and
-        metric sums), global-batch draws for augmentation and random layers, BatchNorm
-        statistics summed over the ranks; rank 0 alone prints."""
-        self.share = BatchShare()
-        self.gradients = gather_gradients(self.model, self.optimizer, extra=2)
-        self.draws = ShardedDraws(self.rng, self.share)
-        for layer in self.random_layers():
-            layer.rng = ShardedDraws(layer.rng, self.share)
-        for layer in self.model:
-            if hasattr(layer, "sync"):
-                layer.sync = workers.sum
-        if not workers.is_root:
-            self.progress = "off"
-
-    def say(self, message: str) -> None:
-        """Print a line unless progress output is off."""
-        if self.progress != "off":
-            print(message, flush=True)
 
     def fit(
         self,
@@ -245,7 +229,7 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_batch_begin(self)
             index = order[begin : begin + self.batch_size]
-            mine = index if self.workers is None else self._my_share(index)
+            mine = index if self.parallel is None else self.parallel.my_rows(index)
             xb, yb = self._input(x[mine]), y[mine]
             if self.augment is not None:
                 xb = self.augment(xb, self.draws)
@@ -255,11 +239,13 @@ class Trainer:
             except NonFiniteLossError as error:
                 raise self._diverged(f"batch {batch}", error, bar) from error
             dpred = self.loss_fn.backward()
-            if self.workers is None:
+            if self.parallel is None:
                 self.model.fast_backward(dpred, input_grad=False)  # dx unused
                 metric = self._metric_sum(pred, yb)
-            else:
-                loss, metric = self._sum_gradients(dpred, loss, pred, yb, len(index))
+            else:  # the gradient of the global batch's mean loss, summed over the ranks
+                self.model.fast_backward(dpred * (len(mine) / len(index)), input_grad=False)
+                loss, metric = self.parallel.sum_step(loss * len(mine), self._metric_sum(pred, yb))
+                loss /= len(index)
             self.optimizer.step()
             self.step += 1
             if self.check_weights and self.workers and self.step % self.check_weights == 0:
@@ -278,25 +264,6 @@ class Trainer:
             "lr": self.optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
-
-    def _my_share(self, index: np.ndarray) -> np.ndarray:
-        """This rank's rows of the global batch ``index``, noted for the sharded draws."""
-        assert self.workers is not None
-        rows = self.workers.rows(len(index))
-        self.share.start, self.share.stop, self.share.total = rows.start, rows.stop, len(index)
-        return index[rows]
-
-    def _sum_gradients(
-        self, dpred: np.ndarray, loss: float, pred: np.ndarray, y: np.ndarray, batch: int
-    ) -> tuple[float, float]:
-        """Backward on this rank's share with the loss gradient scaled to the global batch's
-        mean (share / batch), then one sum over the ranks of the gradient buffer and of the
-        step's loss and metric sums. Returns the global batch's (mean loss, metric sum)."""
-        assert self.workers is not None
-        self.model.fast_backward(dpred * (len(y) / batch), input_grad=False)
-        self.gradients[-2:] = loss * len(y), self._metric_sum(pred, y)
-        self.workers.sum(self.gradients)
-        return float(self.gradients[-2]) / batch, float(self.gradients[-1])
 
     def _diverged(self, where: str, cause: object, bar: Progress) -> NonFiniteLossError:
         """The error that stops a diverged run, saying where, at what learning rate and why."""

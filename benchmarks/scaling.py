@@ -2,12 +2,13 @@
 2 MPI ranks × 1 thread (``nanocnn train --workers 2``), on the trainer's real epoch.
 
 Each configuration is a preset trained as ``nanocnn train`` trains it (its batch size, its
-task's augmentation and input conversion, Adam, the trainer's loop); a run trains two epochs
-on a subset and times the second. The two ways alternate run by run (A B A B ...), each run
-in fresh processes after waiting for idle CPUs, and the table gives medians and the median
-of the per-pair ratios. The step is split into compute and communication as rank 0 sees it:
-the gradient ``Allreduce`` (with any wait for the slower rank) and BatchNorm's statistics
-reductions. Writes ``benchmarks/results/scaling.json`` and ``scaling.md``.
+task's augmentation and input conversion, Adam, the trainer's loop); a run warms up on ten
+batches, then trains and times one epoch of a subset. The two ways alternate run by run
+(A B A B ...), each run in fresh processes after waiting for idle CPUs, and the table gives
+medians and the median of the per-pair ratios. The step is split into compute and
+communication as rank 0 sees it: the gradient ``Allreduce`` (with any wait for the slower
+rank) and BatchNorm's statistics reductions. Writes ``benchmarks/results/scaling.json`` and
+``scaling.md``.
 
 ``python -m benchmarks.scaling --worker CONFIG`` runs one measurement (under ``mpiexec`` for
 the ranks) and prints it as JSON.
@@ -43,11 +44,11 @@ EPOCH_IMAGES = 60_000  # the epoch the table extrapolates to (MNIST's training s
 
 # name: (preset, input shape, images per run, batch size, augmentation, with BatchNorm)
 CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]] = {
-    "lenet": ("lenet", (1, 28, 28), 12_800, 64, None, False),
-    "cnn": ("cnn", (1, 28, 28), 6_400, 64, "digits", False),
-    "cnn+bn": ("cnn", (1, 28, 28), 6_400, 64, "digits", True),
-    "images cnn 32px": ("cnn", (3, 32, 32), 3_200, 64, "natural", False),
-    "age_cnn 64px": ("age_cnn", (3, 64, 64), 1_600, 32, "faces", False),
+    "lenet": ("lenet", (1, 28, 28), 6_400, 64, None, False),
+    "cnn": ("cnn", (1, 28, 28), 3_200, 64, "digits", False),
+    "cnn+bn": ("cnn", (1, 28, 28), 3_200, 64, "digits", True),
+    "images cnn 32px": ("cnn", (3, 32, 32), 1_920, 32, "natural", False),
+    "age_cnn 64px": ("age_cnn", (3, 64, 64), 960, 32, "faces", False),
 }
 
 
@@ -68,7 +69,7 @@ class Timed(Workers):
 
 
 class ResetTimers(Callback):
-    """Zero the communication timers when an epoch begins (the second is the one timed)."""
+    """Zero the communication timers when an epoch begins (the last is the one timed)."""
 
     def __init__(self, workers: Timed | None) -> None:
         self.workers = workers
@@ -89,7 +90,8 @@ def with_batchnorm(model: nc.Sequential) -> nc.Sequential:
 
 
 def measure(name: str) -> dict[str, Any] | None:
-    """Train configuration ``name`` for two epochs; rank 0 returns the second's figures."""
+    """Train configuration ``name`` for a warm-up and an epoch; rank 0 returns the epoch's
+    figures."""
     preset, shape, images, batch, augmentation, batchnorm = CONFIGS[name]
     workers = None
     if (base := Workers.from_environment()) is not None:
@@ -116,6 +118,7 @@ def measure(name: str) -> dict[str, Any] | None:
     )  # fmt: skip
     if workers is not None:
         workers.gradient_buffer = trainer.parallel.gradients
+    trainer.fit(x[: 10 * batch], y[: 10 * batch], epochs=1)  # warm-up
     trainer.fit(x, y, epochs=2)
     if workers is not None and not workers.is_root:
         return None

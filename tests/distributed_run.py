@@ -6,18 +6,23 @@ on one global batch of 15 (shares of 7 and 8); saves the summed gradients and th
 ``run``: three epochs of a float32 CNN with BatchNorm, dropout and augmentation, Adam, a
 cosine schedule and validation; saves the history. Rank 0 writes ``OUT``.
 ``fail``: the short run, where rank 1 runs out of memory in its second step.
+``folder``: a picture folder (with broken files) decoded a share per rank, then gathered.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 import nanocnn as nc
 from nanocnn import augment
-from nanocnn.training.distributed import Workers
+from nanocnn.datasets import load_image_folder, load_images
+from nanocnn.datasets.shapes import make_synthetic_folder
+from nanocnn.training.distributed import Workers, sharing_the_loading
 from nanocnn.training.schedules import CosineLR
 from nanocnn.training.trainer import Trainer
 
@@ -75,6 +80,24 @@ def short_run(workers: Workers | None, fail: bool = False) -> dict[str, np.ndarr
     return {"history": np.array(json.dumps(history.rows))}
 
 
+def picture_folder(workers: Workers | None, root: str) -> dict[str, np.ndarray]:
+    if workers is None or workers.is_root:
+        make_synthetic_folder(root, per_class=15, broken=3)
+    if workers is not None:
+        workers.broadcast(None)  # the folder is written
+    files = sorted(str(path) for path in Path(root).rglob("*.*"))
+    with sharing_the_loading(workers), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the broken files
+        folder = load_image_folder(root, 16, progress="off")
+        loaded = load_images(files, 16, 3, progress="off")
+    return {
+        "x_train": folder.x_train, "y_train": folder.y_train, "x_test": folder.x_test,
+        "y_test": folder.y_test, "test_files": np.array([str(f) for f in folder.test_files]),
+        "skipped": np.array(folder.skipped), "x": loaded.x, "kept": loaded.kept,
+        "unreadable": np.array([str(path) for path in loaded.unreadable]),
+    }  # fmt: skip
+
+
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     workers = Workers.from_environment()
@@ -82,6 +105,9 @@ if __name__ == "__main__":
         assert workers is not None
         with workers.abort_on_error("distributed_run"):
             short_run(workers, fail=True)
-    arrays = {"step": one_step, "run": short_run}[mode](workers)
+    if mode == "folder":
+        arrays = picture_folder(workers, out + ".folder")
+    else:
+        arrays = {"step": one_step, "run": short_run}[mode](workers)
     if workers is None or workers.is_root:
         np.savez(out, **arrays)

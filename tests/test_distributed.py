@@ -95,6 +95,21 @@ def test_a_short_run_on_two_ranks_has_the_one_process_loss_history(tmp_path: Pat
     assert one[-1]["loss"] < one[0]["loss"]  # it trains
 
 
+def test_two_ranks_decode_a_picture_folder_as_one_process_does(tmp_path: Path) -> None:
+    """Each rank decodes every other file, then they exchange: the same arrays, labels, test
+    files and unreadable files (3 broken) as one process."""
+    one = run_script("folder", tmp_path / "one.npz", ranks=1)
+    two = run_script("folder", tmp_path / "two.npz", ranks=2)
+    assert one.keys() == two.keys()
+    for name in one:
+        if name in ("test_files", "unreadable"):  # paths, in each run's own folder
+            mine = [path.replace("two.npz", "one.npz") for path in two[name]]
+            assert mine == list(one[name]), name
+        else:
+            np.testing.assert_array_equal(two[name], one[name], err_msg=name)
+    assert len(one["x_train"]) > 30 and len(one["unreadable"]) >= 3
+
+
 def test_an_error_on_one_rank_ends_the_job_naming_the_rank(tmp_path: Path) -> None:
     """Rank 1 raises MemoryError mid-run while rank 0 waits for it in the gradient sum: the
     job ends at once with the error and the rank, never hangs."""

@@ -27,6 +27,7 @@ loads it. ``nanocnn train --workers N`` starts that ``mpiexec`` (:mod:`.launch`)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import sys
@@ -259,3 +260,23 @@ class DataParallel:
         self.gradients[-2:] = loss_sum, metric_sum
         self.workers.sum(self.gradients)
         return float(self.gradients[-2]), float(self.gradients[-1])
+
+
+_LOADING: contextvars.ContextVar[Workers | None] = contextvars.ContextVar("loading", default=None)
+
+
+@contextlib.contextmanager
+def sharing_the_loading(workers: Workers | None) -> Iterator[None]:
+    """Within this block, data loaders that can split their work over ``workers`` do (every
+    rank must then make the same loading calls): picture folders are decoded a share per
+    rank, then exchanged (see :func:`nanocnn.datasets.image_arrays.load_images`)."""
+    token = _LOADING.set(workers)
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
+def loading_workers() -> Workers | None:
+    """The workers sharing the data loading now (:func:`sharing_the_loading`), or None."""
+    return _LOADING.get()

@@ -30,7 +30,7 @@ from nanocnn.presets import PRESETS, build
 from nanocnn.tasks import TASKS, Task, get_task
 from nanocnn.tasks.base import Inputs, Pair, input_converter
 from nanocnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from nanocnn.training.distributed import Workers
+from nanocnn.training.distributed import Workers, sharing_the_loading
 from nanocnn.training.progress import Style
 from nanocnn.training.run_folder import RunFolder, option_flag
 from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
@@ -88,7 +88,8 @@ def train(options: TrainOptions) -> dict[str, Any]:
     if workers is not None:  # rank 0's choice, which may be a new runs/<name>-N
         run = RunFolder(workers.broadcast(None if run is None else run.path))
     assert run is not None
-    data = task.load(options)
+    with sharing_the_loading(workers):  # picture folders: each rank decodes a share
+        data = task.load(options)
     count = len(data.train[0])
     if data.validation is None:
         held = round(count * val_split)

@@ -41,6 +41,7 @@ from nanocnn.training.trainer import Trainer
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 EPOCH_IMAGES = 60_000  # the epoch the table extrapolates to (MNIST's training set)
+WAYS = {"1x2": (1, 2), "2x1": (2, 1), "1x1": (1, 1)}  # ranks x BLAS threads per rank
 
 # name: (preset, input shape, images per run, batch size, augmentation, with BatchNorm)
 CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]] = {
@@ -148,13 +149,14 @@ def run_once(name: str, ranks: int, threads: int) -> dict[str, Any]:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def benchmark(names: list[str], repeats: int, max_wait: float) -> dict[str, Any]:
-    """Interleaved runs: for each repeat and configuration, 1 × 2 threads then 2 × 1 thread."""
+def benchmark(names: list[str], ways: list[str], repeats: int, max_wait: float) -> dict[str, Any]:
+    """Interleaved runs: for each repeat and configuration, each way in turn."""
     waiter = QuietWaiter(max_wait)
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"1x2": [], "2x1": []} for n in names}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {w: [] for w in ways} for n in names}
     for repeat in range(repeats):
         for name in names:
-            for way, ranks, threads in (("1x2", 1, 2), ("2x1", 2, 1)):
+            for way in ways:
+                ranks, threads = WAYS[way]
                 busy = waiter.wait()
                 result = run_once(name, ranks, threads)
                 result.update(busy=busy, load=os.getloadavg()[0])
@@ -173,27 +175,29 @@ def summary(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, 
         for way, results in ways.items():
             for key in results[0]:
                 row[f"{way} {key}"] = statistics.median(r[key] for r in results)
-        pairs = zip(ways["1x2"], ways["2x1"], strict=True)
-        row["ratio"] = statistics.median(b["epoch_s"] / a["epoch_s"] for a, b in pairs)
+        for one in ("1x2", "1x1"):
+            if one in ways:  # epoch time of 2 ranks over one process's, pair by pair
+                pairs = zip(ways[one], ways["2x1"], strict=True)
+                row[f"2x1/{one}"] = statistics.median(b["epoch_s"] / a["epoch_s"] for a, b in pairs)
         rows.append(row)
     return rows
 
 
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    lines = [
-        header,
-        "",
-        "| Config | 1×2 img/s | 2×1 img/s | 1×2 epoch (s) | 2×1 epoch (s) | 2×1 / 1×2 | "
-        "1×2 step (ms) | 2×1 step (ms) | of which Allreduce + wait (ms) | BatchNorm sync (ms) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
+def markdown(rows: list[dict[str, Any]], ways: list[str], header: str) -> str:
+    """The table: per way img/s, epoch and step time; the ratios; 2 ranks' communication."""
+    ratios = [f"2x1/{one}" for one in ("1x2", "1x1") if one in ways]
+    columns = [f"{w} img/s" for w in ways] + [f"{w} epoch (s)" for w in ways] + ratios
+    columns += [f"{w} step (ms)" for w in ways]
+    columns += ["2x1 Allreduce + wait (ms/step)", "2x1 BatchNorm sync (ms/step)"]
+    rule = "|---" + "|--:" * len(columns) + "|"
+    lines = [header, "", f"| Config | {' | '.join(columns)} |", rule]
     for r in rows:
-        lines.append(
-            f"| {r['config']} | {r['1x2 images_per_s']:,.0f} | {r['2x1 images_per_s']:,.0f} | "
-            f"{r['1x2 epoch_s']:.1f} | {r['2x1 epoch_s']:.1f} | {r['ratio']:.2f} | "
-            f"{r['1x2 step_ms']:.1f} | {r['2x1 step_ms']:.1f} | {r['2x1 allreduce_ms']:.2f} | "
-            f"{r['2x1 batchnorm_ms']:.2f} |"
-        )
+        cells = [f"{r[f'{w} images_per_s']:,.0f}" for w in ways]
+        cells += [f"{r[f'{w} epoch_s']:.1f}" for w in ways]
+        cells += [f"**{r[ratio]:.2f}**" for ratio in ratios]
+        cells += [f"{r[f'{w} step_ms']:.1f}" for w in ways]
+        cells += [f"{r['2x1 allreduce_ms']:.2f}", f"{r['2x1 batchnorm_ms']:.2f}"]
+        lines.append(f"| {r['config']} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -202,6 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", choices=CONFIGS, help="run one measurement, print JSON")
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each way")
+    parser.add_argument(
+        "--ways",
+        nargs="+",
+        choices=WAYS,
+        default=["1x2", "2x1"],
+        help="processes x threads to compare (1x1: one process, one thread)",
+    )
     parser.add_argument("--max-wait", type=float, default=120.0, help="seconds of waiting")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -210,19 +221,22 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(result))
         return
     start = time.time()
-    runs = benchmark(args.configs, args.repeats, args.max_wait)
+    if "2x1" not in args.ways:
+        parser.error("--ways must include 2x1")
+    runs = benchmark(args.configs, args.ways, args.repeats, args.max_wait)
     rows = summary(runs)
     busy = [r["busy"] for ways in runs.values() for rs in ways.values() for r in rs]
     loads = [r["load"] for ways in runs.values() for rs in ways.values() for r in rs]
     header = (
         f"# Data-parallel scaling\n\n{datetime.datetime.now():%Y-%m-%dT%H:%M}, "
-        f"{time.time() - start:.0f} s, {os.cpu_count()} cores. 1×2 = one process with 2 BLAS "
-        f"threads; 2×1 = `mpiexec -n 2`, 1 BLAS thread per rank. Medians of {args.repeats} "
+        f"{time.time() - start:.0f} s, {os.cpu_count()} cores. 1x2 = one process with 2 BLAS "
+        f"threads; 2x1 = `mpiexec -n 2`, 1 BLAS thread per rank; 1x1 = one process, one "
+        f"thread. Medians of {args.repeats} "
         f"interleaved runs; epochs extrapolated to {EPOCH_IMAGES:,} images. Machine busy "
         f"before a run: median {statistics.median(busy):.0%}, max {max(busy):.0%}; load "
         f"average median {statistics.median(loads):.2f}."
     )
-    table = markdown(rows, header)
+    table = markdown(rows, args.ways, header)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scaling.md").write_text(table)

@@ -140,6 +140,11 @@ class Trainer:
             if isinstance(getattr(layer, "rng", None), (np.random.Generator, ShardedDraws))
         ]
 
+    def say(self, message: str) -> None:
+        """Print a line unless progress output is off."""
+        if self.progress != "off":
+            print(message, flush=True)
+
     def fit(
         self,
         x: np.ndarray,

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 EPOCH_IMAGES = 60_000  # the epoch the table extrapolates to (MNIST's training set)
 WAYS = {"1x2": (1, 2), "2x1": (2, 1), "1x1": (1, 1)}  # ranks x BLAS threads per rank
+QUIET = 0.2  # the busy fraction of the CPUs under which a run starts on an idle machine
 
 # name: (preset, input shape, images per run, batch size, augmentation, with BatchNorm)
 CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]] = {
@@ -151,7 +152,7 @@ def run_once(name: str, ranks: int, threads: int) -> dict[str, Any]:
 
 def benchmark(names: list[str], ways: list[str], repeats: int, max_wait: float) -> dict[str, Any]:
     """Interleaved runs: for each repeat and configuration, each way in turn."""
-    waiter = QuietWaiter(max_wait)
+    waiter = QuietWaiter(max_wait, limit=QUIET)
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {w: [] for w in ways} for n in names}
     for repeat in range(repeats):
         for name in names:
@@ -168,10 +169,15 @@ def benchmark(names: list[str], ways: list[str], repeats: int, max_wait: float) 
 
 def summary(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
     """Per configuration: medians of each way, and the median ratio of 2-rank to 1-process
-    epoch time over the pairs."""
+    epoch time, pair by pair. Only the repeats whose every run started on an idle machine
+    count, when there are any (on a busy machine, 2 BLAS threads slow down many times over)."""
     rows = []
-    for name, ways in runs.items():
-        row: dict[str, Any] = {"config": name}
+    for name, all_ways in runs.items():
+        repeats = range(len(all_ways["2x1"]))
+        quiet = [i for i in repeats if all(w[i]["busy"] <= QUIET for w in all_ways.values())]
+        ways = {way: [results[i] for i in quiet or repeats] for way, results in all_ways.items()}
+        row: dict[str, Any] = {"config": name, "repeats": len(quiet or repeats)}
+        row["quiet"] = bool(quiet)
         for way, results in ways.items():
             for key in results[0]:
                 row[f"{way} {key}"] = statistics.median(r[key] for r in results)
@@ -189,6 +195,7 @@ def markdown(rows: list[dict[str, Any]], ways: list[str], header: str) -> str:
     columns = [f"{w} img/s" for w in ways] + [f"{w} epoch (s)" for w in ways] + ratios
     columns += [f"{w} step (ms)" for w in ways]
     columns += ["2x1 Allreduce + wait (ms/step)", "2x1 BatchNorm sync (ms/step)"]
+    columns += ["repeats counted"]
     rule = "|---" + "|--:" * len(columns) + "|"
     lines = [header, "", f"| Config | {' | '.join(columns)} |", rule]
     for r in rows:
@@ -197,6 +204,7 @@ def markdown(rows: list[dict[str, Any]], ways: list[str], header: str) -> str:
         cells += [f"**{r[ratio]:.2f}**" for ratio in ratios]
         cells += [f"{r[f'{w} step_ms']:.1f}" for w in ways]
         cells += [f"{r['2x1 allreduce_ms']:.2f}", f"{r['2x1 batchnorm_ms']:.2f}"]
+        cells += [f"{r['repeats']} {'idle' if r['quiet'] else 'busy (no idle repeat)'}"]
         lines.append(f"| {r['config']} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
@@ -231,8 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         f"# Data-parallel scaling\n\n{datetime.datetime.now():%Y-%m-%dT%H:%M}, "
         f"{time.time() - start:.0f} s, {os.cpu_count()} cores. 1x2 = one process with 2 BLAS "
         f"threads; 2x1 = `mpiexec -n 2`, 1 BLAS thread per rank; 1x1 = one process, one "
-        f"thread. Medians of {args.repeats} "
-        f"interleaved runs; epochs extrapolated to {EPOCH_IMAGES:,} images. Machine busy "
+        f"thread. Medians of the repeats (of {args.repeats} interleaved) whose runs all "
+        f"started on idle CPUs; epochs extrapolated to {EPOCH_IMAGES:,} images. Machine busy "
         f"before a run: median {statistics.median(busy):.0%}, max {max(busy):.0%}; load "
         f"average median {statistics.median(loads):.2f}."
     )

@@ -200,7 +200,7 @@ def gather_gradients(model: Any, optimizer: Any, extra: int = 0) -> np.ndarray:
     Returns the buffer, ``(sum of the gradient sizes + extra,)`` in the model's dtype. Build
     the optimizer and convert the model's dtype before: ``astype`` would replace the views.
     """
-    layers = list(_layers_with_grads(model))
+    layers = [layer for layer in leaf_layers(model) if layer.grads]
     sizes = [grad.size for layer in layers for grad in layer.grads.values()]
     buffer = np.zeros(sum(sizes) + extra, dtype=model.dtype)
     offset = 0
@@ -215,13 +215,12 @@ def gather_gradients(model: Any, optimizer: Any, extra: int = 0) -> np.ndarray:
     return buffer
 
 
-def _layers_with_grads(model: Any) -> Iterator[Any]:
-    """Every layer holding gradients, looking inside containers (anything iterable)."""
-    for layer in model:
-        if getattr(layer, "grads", None):
-            yield layer
-        elif hasattr(layer, "__iter__"):
-            yield from _layers_with_grads(layer)
+def leaf_layers(model: Any) -> list[Any]:
+    """Every layer of ``model`` that holds arrays itself, depth first: ``model.modules()``
+    where containers nest (a container's ``params`` and ``grads`` are gathered from its
+    children on each access), else the model's layers."""
+    modules = getattr(model, "modules", None)
+    return list(modules()) if callable(modules) else list(model)
 
 
 class DataParallel:
@@ -244,7 +243,7 @@ class DataParallel:
         self.draws = ShardedDraws(rng, self.share)
         for layer in random_layers:
             layer.rng = ShardedDraws(layer.rng, self.share)
-        for layer in model:
+        for layer in leaf_layers(model):
             if hasattr(layer, "sync"):  # BatchNorm
                 layer.sync = workers.sum
 

@@ -58,7 +58,7 @@ from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.checkpoint import restore_training_state, training_state
-from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers
+from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers, leaf_layers
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
@@ -136,7 +136,7 @@ class Trainer:
         """The model's layers that draw random numbers (those with an ``rng`` generator)."""
         return [
             layer
-            for layer in self.model
+            for layer in leaf_layers(self.model)
             if isinstance(getattr(layer, "rng", None), (np.random.Generator, ShardedDraws))
         ]
 

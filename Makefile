@@ -29,9 +29,11 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest
 
-# Speed against PyTorch (when torch is installed: pip install torch==2.13.0) and naive loops.
+# Speed against PyTorch (when torch is installed: pip install torch==2.13.0) and naive loops;
+# then data-parallel scaling, 1 process x 2 threads against 2 MPI ranks x 1 thread.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.scaling
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

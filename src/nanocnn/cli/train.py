@@ -1,11 +1,16 @@
 """``nanocnn train``: train a preset on a task's data into a run folder, then report on the
 test set. The options every task shares come from ``TrainOptions``; each task adds its own
 (``Task.options``), and an option given to a task that lacks it is refused by name.
+
+``--workers N`` trains data-parallel on this machine: it runs the same command under the
+installed MPI's ``mpiexec -n N``. Started by an ``mpiexec`` of one's own (a cluster), each
+rank finds the world size itself, and an error on any rank ends the whole job.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
@@ -66,6 +71,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--patience", type=int, default=0, help="early stopping patience in epochs (0: off)"
     )
     parser.add_argument("--limit", type=positive_int, help="use only this many images")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        help="train data-parallel in N processes on this machine (MPI, one BLAS thread each; "
+        "needs: pip install 'nanocnn[mpi]'); under mpiexec the ranks are the workers",
+    )
+    parser.add_argument(
+        "--check-weights",
+        type=positive_int,
+        metavar="STEPS",
+        help="data-parallel debugging: check that the workers' weights agree every STEPS steps",
+    )
     add_task_options(parser)
     return parser
 
@@ -91,11 +108,25 @@ def default(option: Option) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.training.job import TrainOptions, train
+    from nanocnn.training.distributed import Workers, world_size
+    from nanocnn.training.job import TrainOptions, option_words, train
+    from nanocnn.training.launch import launch
 
     common = {field.name for field in fields(TrainOptions)} - {"task_options"}
     given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
     task_names = {option.name for task in TASKS.values() for option in task.options}
     task_options = {name: getattr(args, name) for name in task_names}
-    train(TrainOptions(**given, task_options=task_options))
+    options = TrainOptions(**given, task_options=task_options)
+    ranks = world_size()
+    if args.workers and ranks > 1 and args.workers != ranks:
+        raise ValueError(f"--workers {args.workers}, but mpiexec started {ranks} ranks")
+    if args.workers and args.workers > 1 and ranks == 1:
+        words = shlex.split(" ".join(option_words(options)))
+        return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
+    workers = Workers.from_environment()
+    if workers is None:
+        train(options)
+        return 0
+    with workers.abort_on_error("nanocnn train", traceback=args.debug):
+        train(options)
     return 0

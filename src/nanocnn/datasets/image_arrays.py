@@ -94,9 +94,27 @@ def load_images(
     unreadable files are skipped (their rows stay unused at the end) and listed, not warned
     about. ``progress``: "bar" shows a tqdm bar on stderr, "auto" only when stderr is a
     terminal, "off" never; without tqdm there is no bar.
+
+    In data-parallel training (within ``nanocnn.training.distributed.sharing_the_loading``)
+    the ranks share the decoding: rank r of N decodes files r, r + N, r + 2N..., then every
+    rank gathers every share into the array one process would have decoded.
     """
     if progress not in ("auto", "bar", "off"):
         raise ValueError(f"progress must be 'auto', 'bar' or 'off', not {progress!r}")
+    from nanocnn.training.distributed import loading_workers
+
+    workers = loading_workers()
+    if workers is None:
+        return _decode(files, size, channels, progress)
+    share = _decode(files[workers.rank :: workers.size], size, channels,
+                    progress if workers.is_root else "off")  # fmt: skip
+    return _gathered(workers.gather((share.x, share.kept)), files, workers.size)
+
+
+def _decode(
+    files: Sequence[str | os.PathLike[str]], size: int, channels: int, progress: ProgressStyle
+) -> LoadedImages:
+    """``load_images`` in this process alone."""
     x = np.empty((len(files), channels, size, size), np.uint8)
     kept: list[int] = []
     unreadable: list[Path] = []
@@ -115,6 +133,20 @@ def load_images(
         if bar is not None:
             bar.close()
     return LoadedImages(x[: len(kept)], np.array(kept, np.int64), tuple(unreadable))
+
+
+def _gathered(
+    shares: list[tuple[np.ndarray, np.ndarray]], files: Sequence[str | os.PathLike[str]], ranks: int
+) -> LoadedImages:
+    """The images of every rank's share (rank r decoded ``files[r::ranks]``: its ``kept[i]``
+    is file ``r + ranks * kept[i]``) in the order of ``files``."""
+    positions = [rank + ranks * kept for rank, (_, kept) in enumerate(shares)]
+    kept = np.sort(np.concatenate(positions))
+    x = np.empty((len(kept), *shares[0][0].shape[1:]), np.uint8)
+    for (images, _), where in zip(shares, positions, strict=True):
+        x[np.searchsorted(kept, where)] = images
+    unreadable = np.setdiff1d(np.arange(len(files)), kept)
+    return LoadedImages(x, kept.astype(np.int64), tuple(Path(files[i]) for i in unreadable))
 
 
 def _progress_bar(total: int, progress: ProgressStyle) -> Any:

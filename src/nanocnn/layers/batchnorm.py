@@ -20,10 +20,19 @@ Inference uses the running statistics instead of the batch's: an affine map per 
     dweight = sum(dout * xhat),   dbias = sum(dout)
 
 (the gradients of an inference pass kept with ``keep=True``; nothing is updated).
+
+Data-parallel training (:mod:`nanocnn.training.distributed`) sets ``sync``, a function that
+sums an array over the ranks in place. Each rank then normalises with the statistics of the
+*global* batch: its per-feature sums of x and x² (in float64) and its count go out in one
+small reduction, ``mean = Σx / M``, ``var = Σx² / M - mean²``; backward sums ``dbias`` and
+``dweight`` over the ranks (a second one) for ``dx``, while ``grads`` keep this rank's share,
+which the gradient reduction adds up. So N ranks compute what one process computes on the
+whole batch, up to the order of float summation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,8 +65,10 @@ class _BatchNorm(Layer):
             "running_mean": np.zeros(self.num_features, dtype=dtype),
             "running_var": np.ones(self.num_features, dtype=dtype),
         }
-        # xhat, 1 / std and whether the statistics were the batch's
-        self._cache: tuple[np.ndarray, np.ndarray, bool] | None = None
+        # summing arrays over the ranks of a data-parallel run (None: one process)
+        self.sync: Callable[[np.ndarray], np.ndarray] | None = None
+        # xhat, 1 / std, whether the statistics were the batch's, and the values per feature
+        self._cache: tuple[np.ndarray, np.ndarray, bool, int] | None = None
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}
@@ -68,9 +79,12 @@ class _BatchNorm(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=self.ndim, channels=self.num_features)
+        count = x.size // self.num_features
         if training:
-            mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
-            count = x.size // self.num_features
+            if self.sync is None:
+                mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
+            else:
+                mean, var, count = self._global_statistics(x, count)
             if count < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs more than one value per feature to train, "
@@ -85,7 +99,7 @@ class _BatchNorm(Layer):
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         inv_std = 1.0 / np.sqrt(var + self.eps)
         xhat = (x - self._per_feature(mean)) * self._per_feature(inv_std)
-        self._cache = (xhat, inv_std, training) if training or keep else None
+        self._cache = (xhat, inv_std, training, count) if training or keep else None
         return xhat * self._per_feature(self.params["weight"]) + self._per_feature(
             self.params["bias"]
         )
@@ -93,16 +107,32 @@ class _BatchNorm(Layer):
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
-        xhat, inv_std, batch_statistics = self._cache
-        count = dout.size // self.num_features
+        xhat, inv_std, batch_statistics, count = self._cache
         dbias = np.sum(dout, axis=self.axes, out=self.grads["bias"])
         dweight = np.sum(dout * xhat, axis=self.axes, out=self.grads["weight"])
         if not input_grad:
             return None
         if not batch_statistics:  # the running statistics are constants
             return dout * self._per_feature(self.params["weight"] * inv_std)
+        if self.sync is not None:  # the whole batch's sums, over every rank
+            sums = self.sync(np.concatenate([dbias, dweight]))
+            dbias, dweight = sums[: self.num_features], sums[self.num_features :]
         scale = self._per_feature(self.params["weight"] * inv_std / count)
         return scale * (count * dout - self._per_feature(dbias) - xhat * self._per_feature(dweight))
+
+    def _global_statistics(self, x: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(mean, biased variance, values per feature) over every rank's batch: one
+        reduction of the per-feature sums of x and x² (float64) and of the count."""
+        assert self.sync is not None
+        sums = np.empty(2 * self.num_features + 1)
+        np.sum(x, axis=self.axes, dtype=np.float64, out=sums[: self.num_features])
+        np.sum(np.square(x), axis=self.axes, dtype=np.float64, out=sums[self.num_features : -1])
+        sums[-1] = count
+        self.sync(sums)
+        total = int(sums[-1])
+        mean = sums[: self.num_features] / total
+        var = np.maximum(sums[self.num_features : -1] / total - mean * mean, 0.0)
+        return mean.astype(x.dtype), var.astype(x.dtype), total
 
 
 class BatchNorm2D(_BatchNorm):

@@ -128,7 +128,8 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model file (weights + architecture) after an epoch: only when ``monitor``
-    improves if ``save_best_only``, else every epoch. Written atomically."""
+    improves if ``save_best_only``, else every epoch. Written atomically, by rank 0 alone
+    in data-parallel training."""
 
     def __init__(
         self,
@@ -142,7 +143,7 @@ class ModelCheckpoint(Callback):
         self.needs_validation = monitor.startswith("val_")
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if self.tracker.improved(logs) or not self.save_best_only:
+        if (self.tracker.improved(logs) or not self.save_best_only) and trainer.writes_files:
             trainer.model.save(self.path)
 
     def state_dict(self) -> dict[str, Any]:

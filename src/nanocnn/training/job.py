@@ -7,6 +7,10 @@ The task (:mod:`nanocnn.tasks`) loads the data, says how many outputs the networ
 its loss, augmentation and monitored figure, and evaluates the best model at the end; the
 preset (:mod:`nanocnn.presets`) gives the architecture, built for the data's input shape, and
 its recipe; the run folder (:class:`RunFolder`) keeps everything the run writes.
+
+Under ``mpiexec`` with more than one rank the job trains data-parallel
+(:mod:`nanocnn.training.distributed`): every rank loads the data and trains its share of each
+batch; rank 0 alone chooses and writes the run folder, prints, and evaluates on the test set.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from nanocnn.presets import PRESETS, build
 from nanocnn.tasks import TASKS, Task, get_task
 from nanocnn.tasks.base import Inputs, Pair, input_converter
 from nanocnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from nanocnn.training.distributed import Workers, sharing_the_loading
 from nanocnn.training.progress import Style
 from nanocnn.training.run_folder import RunFolder, option_flag
 from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
 from nanocnn.training.trainer import Augment, Trainer
 
-NOT_RECORDED = ("out", "resume", "progress", "data_dir")  # where and how, not what is trained
+# where and how, not what is trained
+NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
 
 
 @dataclass
@@ -54,6 +60,7 @@ class TrainOptions:
     patience: int = 0  # early stopping after this many epochs without progress; 0 = off
     limit: int | None = None  # train on this many images only (quick trials, tests)
     progress: Style = "auto"
+    check_weights: int = 0  # data-parallel: compare the ranks' weights every N steps; 0 = off
     task_options: dict[str, Any] = field(default_factory=dict)  # the task's own (Task.options)
 
 
@@ -74,15 +81,23 @@ def train(options: TrainOptions) -> dict[str, Any]:
         "batch_size": options.batch_size or recipe["batch_size"],
         "augment": recipe["augment"] if options.augment is None else options.augment,
     }
-    run = RunFolder.choose(options.out, name, options.resume)
-    data = task.load(options)
+    workers = Workers.from_environment()
+    root = workers is None or workers.is_root
+    say = print if root else _quiet
+    run = RunFolder.choose(options.out, name, options.resume) if root else None
+    if workers is not None:  # rank 0's choice, which may be a new runs/<name>-N
+        run = RunFolder(workers.broadcast(None if run is None else run.path))
+    assert run is not None
+    with sharing_the_loading(workers):  # picture folders: each rank decodes a share
+        data = task.load(options)
     count = len(data.train[0])
     if data.validation is None:
         held = round(count * val_split)
         count, held_out = count - held, f"{held:,} held out for validation"
     else:
         held_out = f"{len(data.validation[0]):,} in the validation folder"
-    print(f"training {name} on {count:,} {data.description} ({held_out}) into {run.path}")
+    on = "" if workers is None else f" on {workers.size} workers"
+    say(f"training {name}{on} on {count:,} {data.description} ({held_out}) into {run.path}")
 
     model = build(name, data.metadata["input_shape"], task.outputs(data), options.seed)
     model.metadata.update(task=task.name, **data.metadata)
@@ -93,15 +108,24 @@ def train(options: TrainOptions) -> dict[str, Any]:
         augment=task.augment(data) if resolved["augment"] else None,
         inputs=input_converter(model.metadata),
         target_scale=task.target_scale(model.metadata),
+        workers=workers,
     )  # fmt: skip
     start = time.perf_counter()
     run_training(trainer, run, options, data.train, resolved["epochs"], data.validation, val_split)
     seconds = time.perf_counter() - start
 
-    report = task.evaluate(load_model(run.model_file), data.test, run.path)
-    run.record(report, trainer, seconds, train_images=len(data.train[0]), **recorded)
-    print(f"{task.format_report(report)}\n{run.footer(report)}")
-    return report
+    report: dict[str, Any] = {}
+    if root:
+        report = task.evaluate(load_model(run.model_file), data.test, run.path)
+        workers_count = 1 if workers is None else workers.size
+        details = {"train_images": len(data.train[0]), "workers": workers_count, **recorded}
+        run.record(report, trainer, seconds, **details)
+        print(f"{task.format_report(report)}\n{run.footer(report)}")
+    return report if workers is None else workers.broadcast(report)
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``print`` on the ranks that do not print (all but rank 0)."""
 
 
 def make_trainer(
@@ -115,10 +139,11 @@ def make_trainer(
     augment: Augment | None = None,
     inputs: Inputs | None = None,
     target_scale: float = 1.0,
+    workers: Workers | None = None,
 ) -> Trainer:
     """The trainer of a run: ``options``' optimizer and schedule, the run folder's best-model
     file and checkpoint, with the ``recorded`` options (which must hold ``epochs``, ``lr``
-    and ``batch_size``) kept in the model's metadata."""
+    and ``batch_size``) kept in the model's metadata; data-parallel over ``workers``."""
     model.metadata["training_options"] = recorded
     return Trainer(
         model,
@@ -132,6 +157,8 @@ def make_trainer(
         progress=options.progress,
         target_scale=target_scale,
         checkpoint=run.checkpoint_file,
+        workers=workers,
+        check_weights=options.check_weights,
     )
 
 
@@ -146,11 +173,14 @@ def run_training(
 ) -> None:
     """Train in the run folder: resume from its checkpoint if ``options.resume`` (refused
     when the run was started with other options than the model's ``training_options``),
-    then ``trainer.fit``. An interrupt or a diverged run says what is saved."""
-    run.path.mkdir(parents=True, exist_ok=True)
+    then ``trainer.fit``. An interrupt or a diverged run says what is saved (by rank 0 of a
+    data-parallel run; every rank reads the checkpoint)."""
+    say = print if trainer.writes_files else _quiet
+    if trainer.writes_files:
+        run.path.mkdir(parents=True, exist_ok=True)
     if options.resume:
         run.resume(trainer, trainer.model.metadata.get("training_options", {}))
-        print(f"resuming {run.path} after epoch {trainer.epoch}", flush=True)
+        say(f"resuming {run.path} after epoch {trainer.epoch}", flush=True)
     try:
         if validation is not None:
             trainer.fit(*train, epochs, validation_data=validation)
@@ -158,9 +188,9 @@ def run_training(
             trainer.fit(*train, epochs, validation_split=val_split)
     except KeyboardInterrupt:
         if trainer.saved_epoch is None:
-            print("\ninterrupted before the first epoch ended: nothing saved", file=sys.stderr)
+            say("\ninterrupted before the first epoch ended: nothing saved", file=sys.stderr)
         else:
-            print(
+            say(
                 f"\ninterrupted: the state after epoch {trainer.saved_epoch} is saved in "
                 f"{run.checkpoint_file}; continue with: {resume_command(options, run.path)}",
                 file=sys.stderr,
@@ -232,12 +262,18 @@ def recorded_options(options: TrainOptions, **resolved: Any) -> dict[str, Any]:
 def resume_command(options: TrainOptions, out: Path) -> str:
     """The command that continues this run: ``--resume``, ``--out`` and every option given
     that is not the default."""
-    words = ["nanocnn train --resume", option_flag("out", out)]
+    words = option_words(options, skip=("out", "resume", "progress"))
+    return " ".join(["nanocnn train --resume", option_flag("out", out), *words])
+
+
+def option_words(options: TrainOptions, skip: tuple[str, ...] = ("progress",)) -> list[str]:
+    """The ``nanocnn train`` flags that give ``options``: one per option given that is not
+    the default (nor in ``skip``), as ``option_flag`` spells it."""
     defaults = asdict(TrainOptions())
     given = {k: v for k, v in asdict(options).items() if k != "task_options"}
     given.update(options.task_options)
-    for name, value in given.items():
-        if name in ("out", "resume", "progress") or value in (None, defaults.get(name)):
-            continue  # said above, not an option of the run, or the default anyway
-        words.append(option_flag(name, value))
-    return " ".join(words)
+    return [
+        option_flag(name, value)
+        for name, value in given.items()
+        if name not in skip and value not in (None, defaults.get(name))
+    ]

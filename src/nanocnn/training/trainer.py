@@ -30,6 +30,14 @@ previous epoch's checkpoint whole. ``load_checkpoint`` restores it to resume.
 The last batch of an epoch is dropped when it holds a single sample (``drop_last=None``, the
 default): BatchNorm cannot normalise one sample, and one sample's step is mostly noise.
 ``drop_last=True`` drops any incomplete last batch, ``False`` none.
+
+With ``workers`` (:class:`nanocnn.training.distributed.Workers`, the ranks of an ``mpiexec``
+job) the trainer trains data-parallel: each rank runs its share of every global batch of
+``batch_size``, the gradients are summed by one reduction per step, and random draws and
+BatchNorm statistics are those of the global batch, so the run is the 1-process run up to
+float summation order (see that module). Rank 0 alone prints and writes the checkpoint; an
+incomplete last batch with fewer samples than ranks is dropped. ``check_weights=N`` compares
+the ranks' weights by checksum every N steps (a debugging aid).
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.checkpoint import restore_training_state, training_state
+from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers, leaf_layers
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
@@ -75,9 +84,13 @@ class Trainer:
         target_scale: float = 1.0,
         checkpoint: str | os.PathLike | None = None,
         drop_last: bool | None = None,
+        workers: Workers | None = None,
+        check_weights: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if workers is not None and batch_size < workers.size:
+            raise ValueError(f"batch_size {batch_size} is smaller than the {workers.size} workers")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
         self.inputs = inputs
@@ -90,6 +103,14 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         for index, layer in enumerate(self.random_layers()):
             layer.rng = np.random.default_rng([seed, 2, index])
+        self.workers, self.check_weights = workers, check_weights
+        self.parallel: DataParallel | None = None
+        self.draws: np.random.Generator | ShardedDraws = self.rng  # what augmentation draws from
+        if workers is not None:
+            self.parallel = DataParallel(workers, model, optimizer, self.rng, self.random_layers())
+            self.draws = self.parallel.draws
+            if not workers.is_root:
+                self.progress = "off"
         self.epoch = 0  # epochs completed
         self.step = 0  # batches completed
         self.total_steps = 0
@@ -106,12 +127,17 @@ class Trainer:
         """The figure logged beside the loss: accuracy, or MAE for regression."""
         return "accuracy" if self.classification else "mae"
 
+    @property
+    def writes_files(self) -> bool:
+        """Whether this process writes the run's files: a single process, or rank 0."""
+        return self.workers is None or self.workers.is_root
+
     def random_layers(self) -> list[Any]:
         """The model's layers that draw random numbers (those with an ``rng`` generator)."""
         return [
             layer
-            for layer in self.model
-            if isinstance(getattr(layer, "rng", None), np.random.Generator)
+            for layer in leaf_layers(self.model)
+            if isinstance(getattr(layer, "rng", None), (np.random.Generator, ShardedDraws))
         ]
 
     def say(self, message: str) -> None:
@@ -184,13 +210,16 @@ class Trainer:
         bar.close(logs)
         for callback in self.callbacks:
             callback.on_epoch_end(self, logs)
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and self.writes_files:
             self.save_checkpoint(self.checkpoint)
+        elif self.checkpoint is not None:
+            self.saved_epoch = self.epoch  # rank 0 saved it
 
     def _batch_starts(self, count: int) -> range:
         """Where each batch of an epoch of ``count`` samples begins (see ``drop_last``)."""
         last = count % self.batch_size
         drop = last == 1 if self.drop_last is None else bool(self.drop_last and last)
+        drop = drop or (self.workers is not None and 0 < last < self.workers.size)
         end = count - last if drop and count > last else count
         return range(0, end, self.batch_size)
 
@@ -205,19 +234,29 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_batch_begin(self)
             index = order[begin : begin + self.batch_size]
-            xb, yb = self._input(x[index]), y[index]
+            mine = index if self.parallel is None else self.parallel.my_rows(index)
+            xb, yb = self._input(x[mine]), y[mine]
             if self.augment is not None:
-                xb = self.augment(xb, self.rng)
+                xb = self.augment(xb, self.draws)
             pred = self.model.fast_forward(xb, training=True)
             try:
                 loss = self.loss_fn.forward(pred, yb)
             except NonFiniteLossError as error:
                 raise self._diverged(f"batch {batch}", error, bar) from error
-            self.model.fast_backward(self.loss_fn.backward(), input_grad=False)  # dx unused
+            dpred = self.loss_fn.backward()
+            if self.parallel is None:
+                self.model.fast_backward(dpred, input_grad=False)  # dx unused
+                metric = self._metric_sum(pred, yb)
+            else:  # the gradient of the global batch's mean loss, summed over the ranks
+                self.model.fast_backward(dpred * (len(mine) / len(index)), input_grad=False)
+                loss, metric = self.parallel.sum_step(loss * len(mine), self._metric_sum(pred, yb))
+                loss /= len(index)
             self.optimizer.step()
             self.step += 1
+            if self.check_weights and self.workers and self.step % self.check_weights == 0:
+                self.workers.check_same_weights(self.model, self.step)
             total_loss += loss * len(index)
-            total_metric += self._metric_sum(pred, yb)
+            total_metric += metric
             seen += len(index)
             bar.update(len(index), loss)
         bad = [name for name, param, _ in self.model.parameters() if not np.isfinite(param).all()]
@@ -256,6 +295,9 @@ class Trainer:
         R² instead of accuracy, MAE and RMSE in the targets' original units."""
         total_loss = total_metric = 0.0
         predictions = []
+        count, y_all = len(x), y
+        if self.workers is not None:  # each rank its share; the sums are added up below
+            x, y = x[self.workers.rows(count)], y[self.workers.rows(count)]
         for begin in range(0, len(x), batch_size):
             xb, yb = self._input(x[begin : begin + batch_size]), y[begin : begin + batch_size]
             pred = self.model.forward(xb, training=False)
@@ -263,9 +305,12 @@ class Trainer:
             total_metric += self._metric_sum(pred, yb)
             if not self.classification:
                 predictions.append(pred.reshape(len(yb), -1))
-        figures = {"loss": total_loss / len(x), self.metric: total_metric / len(x)}
+        if self.workers is not None:
+            total_loss, total_metric = self.workers.sum(np.array([total_loss, total_metric]))
+            predictions = [p for part in self.workers.gather(predictions) for p in part]
+        figures = {"loss": total_loss / count, self.metric: total_metric / count}
         if not self.classification:
-            pred, target = np.concatenate(predictions).ravel(), y.ravel()
+            pred, target = np.concatenate(predictions).ravel(), y_all.ravel()
             figures["rmse"] = metrics.rmse(target, pred) * self.target_scale
             figures["r2"] = metrics.r2_score(target, pred)
         return figures

@@ -89,3 +89,22 @@ def test_predict_names_the_blank_image(trained_run, tmp_path, capsys):
     Image.new("L", (100, 100), 255).save(tmp_path / "blank.png")
     assert main(["predict", str(trained_run / "model.npz"), str(tmp_path / "blank.png")]) == 2
     assert f"{tmp_path / 'blank.png'}: no digit found" in capsys.readouterr().err
+
+
+def test_the_resnet_preset_trains_with_its_own_recipe(tmp_path, trained_run) -> None:
+    """SGD with Nesterov momentum, a one-cycle schedule, weight decay skipping norms and
+    biases, label smoothing: the preset's recipe reaches the run, and is recorded."""
+    from nanocnn import load
+
+    out = tmp_path / "resnet"
+    argv = ["train", "--model", "resnet", "--epochs", "1", "--limit", "300", "--out", str(out)]
+    assert main(argv) == 0
+    recorded = load(out / "model.npz").metadata["training_options"]
+    assert (recorded["optimizer"], recorded["schedule"]) == ("sgd", "onecycle")
+    assert (recorded["weight_decay"], recorded["label_smoothing"]) == (5e-4, 0.1)
+    lenet = load(trained_run / "model.npz").metadata["training_options"]
+    assert (lenet["optimizer"], lenet["schedule"], lenet["label_smoothing"]) == (
+        "adam",
+        "cosine",
+        0.0,
+    )

@@ -41,12 +41,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=positive_int, help="default: the model's own")
     parser.add_argument("--batch-size", type=positive_int, help="default: the model's own")
     parser.add_argument("--lr", type=positive_float, help="starting learning rate")
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument(
+        "--optimizer",
+        choices=["adam", "sgd"],
+        help="default: the model's recipe (adam; sgd with Nesterov momentum for resnet)",
+    )
     parser.add_argument(
         "--schedule",
-        choices=["cosine", "step", "plateau", "none"],
-        default="cosine",
-        help="learning-rate schedule (default: cosine, per batch)",
+        choices=["cosine", "onecycle", "step", "plateau", "none"],
+        help="learning-rate schedule, per batch (default: the model's: cosine; onecycle for "
+        "resnet)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        help="decoupled from the loss, skipping norms and biases (default: the model's)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        help="classifiers: PyTorch's label smoothing (default: the model's; 0.1 for resnet)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

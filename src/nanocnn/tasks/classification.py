@@ -35,7 +35,7 @@ class ClassificationTask(Task):
         return len(data.metadata["classes"])
 
     def loss(self, options: TrainOptions) -> Loss:
-        return SoftmaxCrossEntropy()
+        return SoftmaxCrossEntropy(label_smoothing=options.label_smoothing or 0.0)
 
     def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:
         """Accuracy, per-class precision/recall/F1 and the confusion matrix; with ``out``,

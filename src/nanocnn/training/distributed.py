@@ -200,7 +200,7 @@ def gather_gradients(model: Any, optimizer: Any, extra: int = 0) -> np.ndarray:
     Returns the buffer, ``(sum of the gradient sizes + extra,)`` in the model's dtype. Build
     the optimizer and convert the model's dtype before: ``astype`` would replace the views.
     """
-    layers = [layer for layer in leaf_layers(model) if layer.grads]
+    layers = [layer for layer in model.modules() if layer.grads]
     sizes = [grad.size for layer in layers for grad in layer.grads.values()]
     buffer = np.zeros(sum(sizes) + extra, dtype=model.dtype)
     offset = 0
@@ -213,14 +213,6 @@ def gather_gradients(model: Any, optimizer: Any, extra: int = 0) -> np.ndarray:
     by_param = {id(param): grad for _, param, grad in model.parameters()}
     optimizer.params = [(name, param, by_param[id(param)]) for name, param, _ in optimizer.params]
     return buffer
-
-
-def leaf_layers(model: Any) -> list[Any]:
-    """Every layer of ``model`` that holds arrays itself, depth first: ``model.modules()``
-    where containers nest (a container's ``params`` and ``grads`` are gathered from its
-    children on each access), else the model's layers."""
-    modules = getattr(model, "modules", None)
-    return list(modules()) if callable(modules) else list(model)
 
 
 class DataParallel:
@@ -243,7 +235,7 @@ class DataParallel:
         self.draws = ShardedDraws(rng, self.share)
         for layer in random_layers:
             layer.rng = ShardedDraws(layer.rng, self.share)
-        for layer in leaf_layers(model):
+        for layer in model.modules():
             if hasattr(layer, "sync"):  # BatchNorm
                 layer.sync = workers.sum
 

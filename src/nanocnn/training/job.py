@@ -24,7 +24,7 @@ from typing import Any, Literal
 from nanocnn.errors import NonFiniteLossError
 from nanocnn.losses import Loss
 from nanocnn.model import Sequential
-from nanocnn.optim import SGD, Adam, Optimizer
+from nanocnn.optim import SGD, Adam, Optimizer, norms_and_biases
 from nanocnn.persistence import load_model
 from nanocnn.presets import PRESETS, build
 from nanocnn.tasks import TASKS, Task, get_task
@@ -33,7 +33,7 @@ from nanocnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from nanocnn.training.distributed import Workers, sharing_the_loading
 from nanocnn.training.progress import Style
 from nanocnn.training.run_folder import RunFolder, option_flag
-from nanocnn.training.schedules import CosineLR, ReduceLROnPlateau, StepLR
+from nanocnn.training.schedules import CosineLR, OneCycleLR, ReduceLROnPlateau, StepLR
 from nanocnn.training.trainer import Augment, Trainer
 
 # where and how, not what is trained
@@ -49,8 +49,10 @@ class TrainOptions:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
-    optimizer: Literal["adam", "sgd"] = "adam"
-    schedule: Literal["cosine", "step", "plateau", "none"] = "cosine"
+    optimizer: Literal["adam", "sgd"] | None = None  # None: the preset's (adam; sgd for resnet)
+    schedule: Literal["cosine", "onecycle", "step", "plateau", "none"] | None = None
+    weight_decay: float | None = None  # skipping norms and biases; None: the preset's
+    label_smoothing: float | None = None  # of a classifier's loss; None: the preset's
     seed: int = 0
     data_dir: Path | None = None
     out: Path | None = None
@@ -81,6 +83,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
         "batch_size": options.batch_size or recipe["batch_size"],
         "augment": recipe["augment"] if options.augment is None else options.augment,
     }
+    recipe_choices = ("optimizer", "schedule", "weight_decay", "label_smoothing")
+    chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
+              for key in recipe_choices}  # fmt: skip
+    options = replace(options, **chosen)  # the run's own choices, for the loss and optimizer
     workers = Workers.from_environment()
     root = workers is None or workers.is_root
     say = print if root else _quiet
@@ -148,7 +154,9 @@ def make_trainer(
     return Trainer(
         model,
         loss_fn,
-        make_optimizer(options.optimizer, model, recorded["lr"]),
+        make_optimizer(
+            options.optimizer or "adam", model, recorded["lr"], options.weight_decay or 0.0
+        ),
         batch_size=recorded["batch_size"],
         callbacks=make_callbacks(options, run, recorded["epochs"], monitor),
         seed=options.seed,
@@ -220,11 +228,16 @@ def task_options(task: Task, given: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_optimizer(name: str, model: Sequential, lr: float) -> Optimizer:
+def make_optimizer(name: str, model: Sequential, lr: float, weight_decay: float = 0.0) -> Optimizer:
+    """Adam, or SGD with Nesterov momentum 0.9; weight decay skips norms and biases."""
+    no_decay = norms_and_biases if weight_decay else None
     if name == "adam":
-        return Adam(model.parameters(), lr=lr)
+        return Adam(model.parameters(), lr=lr, weight_decay=weight_decay, no_decay=no_decay)
     if name == "sgd":
-        return SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+        return SGD(
+            model.parameters(), lr=lr, momentum=0.9, nesterov=True,
+            weight_decay=weight_decay, no_decay=no_decay,
+        )  # fmt: skip
     raise ValueError(f"unknown optimizer {name!r}; choose adam or sgd")
 
 
@@ -236,13 +249,15 @@ def make_callbacks(
     callbacks: list[Callback] = [ModelCheckpoint(run.model_file, monitor=monitor)]
     schedules: dict[str, Callback | None] = {
         "cosine": CosineLR(),
+        "onecycle": OneCycleLR(),
         "step": StepLR(step_size=max(1, epochs // 3), gamma=0.1),
         "plateau": ReduceLROnPlateau(patience=1, factor=0.3),
         "none": None,
     }
-    if options.schedule not in schedules:
-        raise ValueError(f"unknown schedule {options.schedule!r}; choose one of {list(schedules)}")
-    if (schedule := schedules[options.schedule]) is not None:
+    name = options.schedule or "cosine"
+    if name not in schedules:
+        raise ValueError(f"unknown schedule {name!r}; choose one of {list(schedules)}")
+    if (schedule := schedules[name]) is not None:
         callbacks.append(schedule)
     if options.patience:
         callbacks.append(EarlyStopping(monitor, patience=options.patience))

@@ -46,7 +46,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -58,7 +58,7 @@ from nanocnn.optim import Optimizer
 from nanocnn.persistence import read_checkpoint, save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.checkpoint import restore_training_state, training_state
-from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers, leaf_layers
+from nanocnn.training.distributed import DataParallel, ShardedDraws, Workers
 from nanocnn.training.history import History
 from nanocnn.training.progress import Progress, Style
 
@@ -136,7 +136,7 @@ class Trainer:
         """The model's layers that draw random numbers (those with an ``rng`` generator)."""
         return [
             layer
-            for layer in leaf_layers(self.model)
+            for layer in self.model.modules()
             if isinstance(getattr(layer, "rng", None), (np.random.Generator, ShardedDraws))
         ]
 
@@ -237,7 +237,8 @@ class Trainer:
             mine = index if self.parallel is None else self.parallel.my_rows(index)
             xb, yb = self._input(x[mine]), y[mine]
             if self.augment is not None:
-                xb = self.augment(xb, self.draws)
+                # ShardedDraws makes every draw augmentation makes, as a Generator does
+                xb = self.augment(xb, cast(np.random.Generator, self.draws))
             pred = self.model.fast_forward(xb, training=True)
             try:
                 loss = self.loss_fn.forward(pred, yb)

@@ -49,6 +49,7 @@ CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]]
     "lenet": ("lenet", (1, 28, 28), 6_400, 64, None, False),
     "cnn": ("cnn", (1, 28, 28), 3_200, 64, "digits", False),
     "cnn+bn": ("cnn", (1, 28, 28), 3_200, 64, "digits", True),
+    "cnn, no augmentation": ("cnn", (1, 28, 28), 3_200, 64, None, False),
     "images cnn 32px": ("cnn", (3, 32, 32), 1_920, 32, "natural", False),
     "age_cnn 64px": ("age_cnn", (3, 64, 64), 960, 32, "faces", False),
 }

@@ -86,7 +86,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     recipe_choices = ("optimizer", "schedule", "weight_decay", "label_smoothing")
     chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
               for key in recipe_choices}  # fmt: skip
-    options = replace(options, **chosen)  # the run's own choices, for the loss and optimizer
+    given, options = options, replace(options, **chosen)  # the recipe's choices filled in
     workers = Workers.from_environment()
     root = workers is None or workers.is_root
     say = print if root else _quiet
@@ -117,7 +117,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
         workers=workers,
     )  # fmt: skip
     start = time.perf_counter()
-    run_training(trainer, run, options, data.train, resolved["epochs"], data.validation, val_split)
+    run_training(trainer, run, given, data.train, resolved["epochs"], data.validation, val_split)
     seconds = time.perf_counter() - start
 
     report: dict[str, Any] = {}

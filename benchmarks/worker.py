@@ -36,12 +36,14 @@ class NanocnnRunner:
         self.optimizer = nc.Adam(model.parameters(), lr=1e-3)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.loss.forward(self.model.forward(x, training=True), y)
-        self.model.backward(self.loss.backward(), input_grad=False)
+        """One step as the trainer runs it (the fast order: ReLU after MaxPool)."""
+        self.loss.forward(self.model.fast_forward(x, training=True), y)
+        self.model.fast_backward(self.loss.backward(), input_grad=False)
         self.optimizer.step()
 
     def infer(self, x: np.ndarray) -> None:
-        self.model.forward(x)
+        """Inference as ``predict`` runs it (the fast order, in chunks)."""
+        self.model.fast_forward(x)
 
 
 class TorchRunner:

@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--weight-decay",
         type=float,
-        help="decoupled from the loss, skipping norms and biases (default: the model's)",
+        help="L2 weight decay as PyTorch's SGD and Adam apply it, skipping norms and biases "
+        "(default: the model's)",
     )
     parser.add_argument(
         "--label-smoothing",

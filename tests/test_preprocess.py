@@ -130,8 +130,9 @@ def test_white_strokes_on_transparency_read_as_a_digit(tmp_path: Path) -> None:
         np.full((280, 280), 255, np.uint8),
         np.zeros((280, 280), np.uint8),
         np.clip(np.random.default_rng(1).normal(230, 6, (280, 280)), 0, 255).astype(np.uint8),
+        *(np.full((60, 60), level, np.uint8) for level in (77, 128, 200)),
     ],
-    ids=["white", "black", "noisy-paper"],
+    ids=["white", "black", "noisy-paper", "gray-77", "gray-128", "gray-200"],
 )
 def test_blank_images_are_refused(image: np.ndarray) -> None:
     with pytest.raises(BlankImageError, match="no digit found: draw a digit"):

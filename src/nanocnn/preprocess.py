@@ -103,7 +103,7 @@ def _ink_levels(gray: np.ndarray) -> np.ndarray:
     paper_pixels = gray <= (np.percentile(gray, 5) + threshold) / 2
     flat = gray - _fit_plane(gray, paper_pixels)
     # Refitted to every pixel then below the ink threshold: shaded paper the split missed.
-    flat = gray - _fit_plane(gray, flat < INK_THRESHOLD * flat.max())
+    flat = gray - _fit_plane(gray, flat <= INK_THRESHOLD * flat.max())
     peak = float(flat.max())
     if peak < MIN_CONTRAST:
         return np.zeros_like(gray)

@@ -34,8 +34,11 @@ from nanocnn.training.distributed import Workers, sharing_the_loading
 from nanocnn.training.progress import Style
 from nanocnn.training.run_folder import RunFolder, option_flag
 from nanocnn.training.schedules import CosineLR, OneCycleLR, ReduceLROnPlateau, StepLR
-from nanocnn.training.trainer import Augment, Trainer
+from nanocnn.training.trainer import Augment, Trainer, held_out_count
 
+# what a preset's recipe chooses (nanocnn.presets.Preset), unless an option says otherwise
+RECIPE = ("epochs", "lr", "batch_size", "augment", "optimizer", "schedule", "weight_decay",
+          "label_smoothing")  # fmt: skip
 # where and how, not what is trained
 NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
 
@@ -77,16 +80,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
     val_split = task.val_split if options.val_split is None else options.val_split
     if not 0.0 < val_split < 1.0:
         raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
-    resolved: dict[str, Any] = {
-        "epochs": options.epochs or recipe["epochs"],
-        "lr": options.lr or recipe["lr"],
-        "batch_size": options.batch_size or recipe["batch_size"],
-        "augment": recipe["augment"] if options.augment is None else options.augment,
-    }
-    recipe_choices = ("optimizer", "schedule", "weight_decay", "label_smoothing")
+    # each recipe choice as given, else the preset's (or the task's change of it)
     chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
-              for key in recipe_choices}  # fmt: skip
-    given, options = options, replace(options, **chosen)  # the recipe's choices filled in
+              for key in RECIPE}  # fmt: skip
+    given, options = options, replace(options, **chosen)
     workers = Workers.from_environment()
     root = workers is None or workers.is_root
     say = print if root else _quiet
@@ -98,7 +95,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
         data = task.load(options)
     count = len(data.train[0])
     if data.validation is None:
-        held = round(count * val_split)
+        held = held_out_count(count, val_split)
         count, held_out = count - held, f"{held:,} held out for validation"
     else:
         held_out = f"{len(data.validation[0]):,} in the validation folder"
@@ -107,17 +104,17 @@ def train(options: TrainOptions) -> dict[str, Any]:
 
     model = build(name, data.metadata["input_shape"], task.outputs(data), options.seed)
     model.metadata.update(task=task.name, **data.metadata)
-    recorded = recorded_options(options, model=name, val_split=val_split, **resolved)
+    recorded = recorded_options(options, model=name, val_split=val_split)
     trainer = make_trainer(
         model, task.loss(options), options, run, recorded,
         monitor=task.monitor,
-        augment=task.augment(data) if resolved["augment"] else None,
+        augment=task.augment(data) if options.augment else None,
         inputs=input_converter(model.metadata),
         target_scale=task.target_scale(model.metadata),
         workers=workers,
     )  # fmt: skip
     start = time.perf_counter()
-    run_training(trainer, run, given, data.train, resolved["epochs"], data.validation, val_split)
+    run_training(trainer, run, given, data.train, chosen["epochs"], data.validation, val_split)
     seconds = time.perf_counter() - start
 
     report: dict[str, Any] = {}

@@ -163,3 +163,16 @@ def test_the_resume_command_of_an_age_run_names_its_task_and_folder() -> None:
         "nanocnn train --resume --out runs/age --task age --seed 3 --data-dir 'my faces' "
         "--image-size 64 --loss huber"
     )
+
+
+def test_evaluate_tests_on_the_faces_a_limited_run_tested_on(cli_run, tmp_path, capsys):
+    folder, _ = cli_run
+    out = tmp_path / "limited"
+    argv = ["train", "--task", "age", "--data-dir", str(folder), "--image-size", "16"]
+    with pytest.warns(UserWarning):
+        assert main([*argv, "--epochs", "1", "--limit", "20", "--out", str(out)]) == 0
+    trained = json.loads((out / "metrics.json").read_text())
+    capsys.readouterr()
+    with pytest.warns(UserWarning):
+        assert main(["evaluate", str(out / "model.npz"), "--data-dir", str(folder)]) == 0
+    assert f"test MAE {trained['mae']:.2f} years" in capsys.readouterr().out

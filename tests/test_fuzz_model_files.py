@@ -276,7 +276,7 @@ def test_many_layers_cannot_claim_more_than_the_file_holds(
         ({"type": "Conv2D", "in_channels": 1, "out_channels": 1, "kernel_size": ["30000", 1]},
          "integers"),
         ({"type": "Conv2D", "in_channels": 1, "out_channels": 1, "kernel_size": 2,
-          "padding": 100000}, "padding must be at most 1024"),
+          "padding": 100000}, "pad more than 1024 pixels"),
         ({"type": "BatchNorm2D", "num_features": -(2**40)}, "integers"),
         ({"type": "__import__('os').system('touch pwned')"}, "unknown layer type"),
         ({"type": "Sequential"}, "holds only its list of layers"),
@@ -499,3 +499,14 @@ def test_tampered_checkpoints(tmp_path: Path, checkpoint, data: st.DataObject) -
         checkpoint_trainer().load_checkpoint(path)
     except nc.ModelFileError as error:
         assert str(path) in str(error)
+
+
+def test_stacked_paddings_cannot_grow_an_input_to_gigabytes(tmp_path: Path) -> None:
+    """Each Conv2D may pad up to 1,024 a side, but the layers of a file together may not:
+    sixteen 1x1 convolutions padding 1,000 each would make a 28x28 input 32,028 wide."""
+    model = nc.Sequential(*(nc.Conv2D(1, 1, 1, padding=1000, bias=False) for _ in range(3)))
+    path = model.save(tmp_path / "padded.npz")
+    with pytest.raises(nc.ModelFileError, match="pad more than 1024 pixels in all"):
+        nc.load(path)
+    one = nc.Sequential(nc.Conv2D(1, 2, 1, padding=1000, bias=False))
+    assert nc.load(one.save(tmp_path / "one.npz")).config() == one.config()

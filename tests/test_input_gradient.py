@@ -158,3 +158,12 @@ def test_a_layer_without_keep_gets_a_clear_error():
     model = nc.Sequential(Double(), nc.Flatten(), nc.Dense(4, 2, rng=0))
     with pytest.raises(TypeError, match=r"Double\.forward\(\) takes no keep argument"):
         model.input_gradient(np.ones((1, 1, 2, 2), np.float32))
+
+
+def test_input_gradient_of_an_empty_batch_is_empty_and_a_2d_target_is_refused(trained):
+    two, _ = toy_images(2, seed=3)
+    x = two[:0]
+    assert trained.input_gradient(x).shape == x.shape
+    assert saliency_map(trained, x).shape == (0, *x.shape[2:])
+    with pytest.raises(ValueError, match=r"target must be an int or \(N,\) ints"):
+        trained.input_gradient(two, np.array([[0], [1]]))

@@ -343,3 +343,11 @@ def test_one_cycle_warms_up_then_anneals_per_batch_and_cycles_the_momentum():
     assert lrs[-1] == pytest.approx(0.1 / 25 / 1e4) and momenta[-1] == pytest.approx(0.95)
     expected = [schedule.values(step, 16, 0.1) for step in range(16)]
     np.testing.assert_allclose(np.array(seen), np.array(expected), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("pct_start", "steps"), [(0.2, 5), (0.25, 4), (0.5, 2)])
+def test_one_cycle_whose_warm_up_is_one_step_starts_at_the_peak(pct_start, steps):
+    """pct_start x steps = 1: the warm-up ends at step 0 (no division by zero)."""
+    schedule = OneCycleLR(pct_start=pct_start)
+    lrs = [schedule.values(step, steps, 0.1)[0] for step in range(steps)]
+    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in itertools.pairwise(lrs))

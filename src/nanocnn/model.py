@@ -11,6 +11,7 @@ arguments), so the file alone rebuilds the model: ``model.save(path)`` and ``nan
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,7 +166,7 @@ class Sequential(Container):
         index = next(i for i, own in enumerate(self.layers) if own is layer)
         expected = self.metadata.get("input_shape")
         wanted = ""
-        if isinstance(expected, list):
+        if isinstance(expected, (list, tuple)):
             wanted = f"; the model expects input (N, {', '.join(map(str, expected))})"
         return f"input of shape {shape} does not fit the model{wanted}: layer {index}: {error}"
 
@@ -181,7 +182,7 @@ class Sequential(Container):
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict() needs a batch of shape (N, ...), N >= 1; got {x.shape}")
         expected = self.metadata.get("input_shape")
-        if isinstance(expected, list) and list(x.shape[1:]) != expected:
+        if isinstance(expected, (list, tuple)) and list(x.shape[1:]) != list(expected):
             raise ValueError(
                 f"the model expects input of shape (N, {', '.join(map(str, expected))}) "
                 f"(its metadata's input_shape), got {x.shape}"
@@ -404,10 +405,12 @@ def _backward(
 def _select(out: np.ndarray, target: int | np.ndarray | None) -> np.ndarray:
     """The gradient of ``sum_n out[n, target[n]]`` with respect to ``out`` (N, K): one-hot
     rows (``target`` None: each row's largest output)."""
-    rows = out.reshape(len(out), -1)  # (N, K)
+    rows = out.reshape(len(out), math.prod(out.shape[1:]))  # (N, K); -1 fails for N = 0
     if target is None:
         chosen = rows.argmax(axis=1)
     else:
+        if np.ndim(target) > 1:
+            raise ValueError(f"target must be an int or (N,) ints, got shape {np.shape(target)}")
         chosen = np.broadcast_to(np.asarray(target), (len(rows),))
         if not np.issubdtype(chosen.dtype, np.integer):
             raise ValueError(f"target must hold integer output indices, got {chosen.dtype}")

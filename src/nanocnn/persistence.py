@@ -33,6 +33,7 @@ import numpy as np
 from nanocnn.errors import ModelFileError
 from nanocnn.layers import LAYER_TYPES
 from nanocnn.layers.container import Container
+from nanocnn.layers.conv import MAX_PADDING
 from nanocnn.model import Sequential
 from nanocnn.serialization import is_safetensors, load_arrays, read_safetensors, save_arrays
 
@@ -128,11 +129,13 @@ def read_file(
 
 def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> None:
     """Refuse, before building anything, an architecture whose layers together declare far
-    more weights than the file's arrays hold (``SIZE_MARGIN``), or whose sizes are not plain
-    integers. Every other rule (a pooling's padding at most half its kernel...) is the layer
-    constructors' own, the same for a model built in code and one loaded from a file."""
+    more weights than the file's arrays hold (``SIZE_MARGIN``), pad an input by more than
+    ``MAX_PADDING`` pixels a side in all (each layer may pad up to that: stacked, they would
+    grow a small image to gigabytes), or whose sizes are not plain integers. Every other
+    rule (a pooling's padding at most half its kernel...) is the layer constructors' own, the
+    same for a model built in code and one loaded from a file."""
     budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
-    declared = 0
+    declared = padded = 0
     for name, spec in _nested_specs(path, layers):
         where = f"{path}: layer {name} ({spec.get('type')})"
         if forbidden := [key for key in LOADER_ARGS if key in spec]:
@@ -151,6 +154,9 @@ def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> N
         if bad:
             raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
         kernel = pairs.get("kernel_size", [1, 1])
+        padded += max(pairs.get("padding") or [0])
+        if padded > MAX_PADDING:
+            raise ModelFileError(f"{where}: the layers pad more than {MAX_PADDING} pixels in all")
         if sizes:
             declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
         if declared > budget:

@@ -10,6 +10,7 @@ Dense, for x (N, in) and weight (out, in) as in PyTorch's Linear:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,7 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
         self._x = x if training or keep else None
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))  # -1 fails on an empty batch
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._x is None:

@@ -112,7 +112,10 @@ class Age(Task):
         )
 
     def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
-        _, _, x_test, y_test = self._split(data_dir, model.metadata["image_size"])
+        """The faces the training run tested on: the same split of the same (``--limit``)
+        share of ``data_dir``."""
+        limit = model.metadata.get("training_options", {}).get("limit")
+        _, _, x_test, y_test = self._split(data_dir, model.metadata["image_size"], limit)
         return x_test, y_test
 
     def prepare(self, model: Sequential, image: ImageSource) -> np.ndarray:

@@ -145,7 +145,7 @@ class OneCycleLR(_Schedule):
         initial = max_lr / self.div_factor
         warm_up_end = self.pct_start * total_steps - 1
         if step <= warm_up_end:
-            fraction = step / warm_up_end
+            fraction = step / warm_up_end if warm_up_end > 0 else 1.0
             lrs, momenta = (initial, max_lr), (self.max_momentum, self.base_momentum)
         else:
             fraction = (step - warm_up_end) / (total_steps - 1 - warm_up_end)

@@ -224,14 +224,14 @@ def test_no_picture_or_a_bad_one_is_a_message(picture_model) -> None:
     task = task_of(picture_model)
     assert predict(picture_model, task, None) == (UPLOAD_MESSAGE, None, None, None)
     message, *pictures = predict(picture_model, task, np.zeros((0, 5, 3), np.uint8))
-    assert isinstance(message, str) and pictures == [None, None, None]
+    assert "no pixels" in message and pictures == [None, None, None]
 
 
 def test_the_saliency_is_where_the_answer_changes_most(model: Sequential) -> None:
     """Pixels far from the ink barely matter to a digit model: the saliency map is brighter
     on and near the drawing than in the corners."""
     reading = read_input(model, DIGITS, draw(STROKES["7"]))
-    assert reading.saliency.shape == (28, 28) and reading.saliency.max() == 1
+    assert reading.saliency.shape == (28, 28)
     assert reading.saliency[:3, :3].max() < reading.saliency.max() / 4
 
 
@@ -242,7 +242,10 @@ def test_the_app_refuses_a_model_that_does_not_classify() -> None:
         launch(model, task_of(model), block=False)
 
 
-def test_the_api_reads_an_uploaded_picture(picture_app_url: str, tmp_path: Path) -> None:
+def test_the_api_reads_an_uploaded_picture(
+    picture_model, picture_app_url: str, tmp_path: Path
+) -> None:
+    """The page answers what ``predict`` answers in this process, class names included."""
     client_module = pytest.importorskip("gradio_client")
     client = client_module.Client(picture_app_url, verbose=False)
     path = tmp_path / "disc.png"
@@ -250,7 +253,11 @@ def test_the_api_reads_an_uploaded_picture(picture_app_url: str, tmp_path: Path)
     label, shown, maps, looked = client.predict(
         client_module.handle_file(path), api_name="/predict"
     )
-    assert label["label"] in ("circle", "square", "triangle")
-    assert len(label["confidences"]) == 3
+    probabilities, _, expected_maps, _ = predict(
+        picture_model, task_of(picture_model), shape_picture()
+    )
+    assert label["label"] == max(probabilities, key=probabilities.get)
+    shown_confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert shown_confidences == pytest.approx(probabilities, rel=1e-4)
     assert Image.open(shown).size == (224, 224) and Image.open(looked).size == (224, 224)
-    assert Image.open(maps).mode in ("L", "RGB")
+    assert Image.open(maps).size == expected_maps.shape[::-1]

@@ -139,8 +139,8 @@ class Doubler(nc.Layer):
     [
         (nc.Sequential(nc.Flatten(), Doubler()), {"input_shape": (4,)}, r"layer 1 \(Doubler\)"),
         (nc.Sequential(nc.Flatten()), {}, "no input_shape"),
-        (nc.Sequential(nc.Flatten()), {"input_shape": (0, 3)}, "positive integers"),
-        (nc.Sequential(nc.Flatten()), {"input_shape": (True, 3)}, "positive integers"),
+        (nc.Sequential(nc.Flatten()), {"input_shape": (0, 3)}, "input_shape must be >= 1"),
+        (nc.Sequential(nc.Flatten()), {"input_shape": (True, 3)}, "input_shape must be an integer"),
         (nc.Sequential(nc.Flatten()), {"input_shape": (4,), "opset": 12}, "opset must be"),
         (nc.Sequential(nc.Conv2D(1, 2, 5)), {"input_shape": (1, 3, 3)}, "smaller than the kernel"),
     ],

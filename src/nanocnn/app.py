@@ -31,12 +31,11 @@ from nanocnn.layers.activations import softmax
 from nanocnn.model import Sequential
 from nanocnn.saliency import saliency_map
 from nanocnn.tasks import Task
-from nanocnn.tasks.classification import ClassificationTask, class_names
+from nanocnn.tasks.classification import TOP_CLASSES, ClassificationTask, class_names
 
 if TYPE_CHECKING:
     import gradio as gr
 
-TOP_CLASSES = 3  # classes listed under the drawing
 CANVAS = 280  # side of the drawing canvas in canvas pixels: ten per MNIST pixel
 BRUSH = 10  # brush size (Gradio's unit, about half the stroke width in canvas pixels)
 ZOOM = 8  # screen pixels per pixel of the pictures of the input and the feature maps

@@ -50,7 +50,6 @@ class Optimizer:
                 f"got lr={lr}, weight_decay={weight_decay}"
             )
         self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.no_decay = no_decay
         # the parameters weight decay leaves alone, by name
         self.skipped = {name for name, p, _ in self.params if no_decay and no_decay(name, p)}
         self.steps = 0

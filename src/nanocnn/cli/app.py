@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=BUNDLED_MODEL,
-        help="a digits model file (default: the bundled nanocnn/models/digits.npz)",
+        help="a classification model file (default: the bundled digits model)",
     )
     parser.add_argument("--port", type=positive_int, default=7860, help="default: 7860")
     parser.add_argument(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanocnn.atomic import write_atomically
 from nanocnn.datasets.idx import GZIP_MAGIC, decode_idx_bytes, parse_idx
 from nanocnn.errors import DataError
 
@@ -51,7 +50,7 @@ def download_idx(
             failures.append(f"{url}: SHA-256 of the content is {digest}, expected {sha256}")
             continue
         suffix = ".gz" if blob.startswith(GZIP_MAGIC) else ""
-        _write_atomically(directory / f"{name}{suffix}", blob)
+        _save(directory / f"{name}{suffix}", blob)
         return parse_idx(content, name=url), url
     if failures and len(unreachable) == len(failures):
         raise DataError(
@@ -85,14 +84,6 @@ def _fetch(url: str) -> bytes:
     return bytes(body)
 
 
-def _write_atomically(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(blob)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _save(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` atomically (flushed to disk before it replaces the file)."""
+    write_atomically(path, lambda file: file.write(blob))

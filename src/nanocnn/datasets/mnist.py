@@ -116,7 +116,7 @@ def load_mnist(
     missing = [name for name, path in found.items() if path is None]
     if missing and not download:
         listed = ", ".join(f"{name}[.gz]" for name in missing)
-        raise DataError(f"MNIST file(s) {listed} not found in {directory} and download=False")
+        raise DataError(f"IDX file(s) {listed} not found in {directory} and download=False")
     verify = data_dir is None or bool(missing)  # a folder of yours is checked only to add MNIST
     arrays, sources = {}, {}
     for name, path in found.items():

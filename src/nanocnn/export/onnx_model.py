@@ -24,6 +24,7 @@ import numpy as np
 from nanocnn._optional import require
 from nanocnn.atomic import write_atomically
 from nanocnn.export.onnx_layers import GraphBuilder, emit_layer
+from nanocnn.layers.base import as_int
 
 if TYPE_CHECKING:
     from nanocnn.model import Sequential
@@ -82,14 +83,9 @@ def _input_shape(model: Sequential, input_shape: tuple[int, ...] | None) -> tupl
         raise ValueError(
             "the model's metadata has no input_shape: pass input_shape, e.g. (1, 28, 28)"
         )
-    if not (
-        isinstance(shape, (tuple, list))
-        and shape
-        and all(isinstance(size, (int, np.integer)) and size >= 1 for size in shape)
-        and not any(isinstance(size, bool) for size in shape)
-    ):
+    if not (isinstance(shape, (tuple, list)) and shape):
         raise ValueError(f"input_shape must be positive integers such as (1, 28, 28), got {shape}")
-    return tuple(int(size) for size in shape)
+    return tuple(as_int(size, "input_shape", minimum=1) for size in shape)
 
 
 def metadata_props(metadata: dict[str, Any]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from nanocnn.errors import DataError
 from nanocnn.images import ImageSource
 from nanocnn.losses import HuberLoss, L1Loss, Loss, MSELoss
 from nanocnn.model import Sequential
-from nanocnn.tasks.base import Option, Pair, Task, TaskData
+from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, Task, TaskData
 from nanocnn.tasks.classification import first_layer_filters
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 LOSSES: dict[str, type[Loss]] = {"l1": L1Loss, "mse": MSELoss, "huber": HuberLoss}
 IMAGE_SIZE = 128  # faces are resized to this by default
-TEST_FRACTION = 0.1  # of the images, held out for the final report
-SPLIT_SEED = 0  # the test images are the same whatever --seed
 GET_UTKFACE = (
     "UTKFace is not bundled and nanocnn cannot download it: get its aligned and cropped faces "
     "from the UTKFace project page or the Kaggle mirror 'UTKFace dataset', unpack them and "

@@ -12,7 +12,6 @@ the model's input with the normalisation recorded in the model's metadata, batch
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,9 @@ from nanocnn.model import Sequential
 if TYPE_CHECKING:
     from nanocnn.training.job import TrainOptions
     from nanocnn.training.trainer import Augment
+
+TEST_FRACTION = 0.1  # of the data, held out for the test report when it has no test set
+SPLIT_SEED = 0  # that test set is the same whatever --seed
 
 Inputs = Callable[[np.ndarray], np.ndarray]
 Pair = tuple[np.ndarray, np.ndarray]  # (samples, targets)
@@ -163,8 +165,3 @@ def predict_samples(model: Sequential, samples: np.ndarray, chunk: int = 500) ->
         return model.predict(samples)
     pieces = [model.predict(convert(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
     return np.concatenate(pieces)
-
-
-def image_name(image: ImageSource, index: int) -> str:
-    """How messages call an image: its path, or its position among the images given."""
-    return str(image) if isinstance(image, (str, os.PathLike)) else f"image {index}"

@@ -23,7 +23,7 @@ from nanocnn.datasets.folder import load_image_folder
 from nanocnn.datasets.image_arrays import channel_stats, read_image
 from nanocnn.images import ImageSource
 from nanocnn.model import Sequential
-from nanocnn.tasks.base import Option, Pair, TaskData, input_converter
+from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, TaskData, input_converter
 from nanocnn.tasks.classification import ClassificationTask
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from nanocnn.training.trainer import Augment
 
 IMAGE_SIZE = 32  # pictures are resized to this by default
-TEST_FRACTION = 0.1  # of each class, held out for testing when there is no test folder
-SPLIT_SEED = 0  # the test pictures are the same whatever --seed
 
 
 class Images(ClassificationTask):

@@ -22,9 +22,13 @@ Mode = Literal["auto", "min", "max"]
 
 class Callback:
     """Base class; every hook does nothing. ``needs_validation``: the callback judges by a
-    validation figure, so ``fit`` refuses to start without validation data."""
+    validation figure (its ``tracker`` monitors one), so ``fit`` refuses to start without
+    validation data."""
 
-    needs_validation = False
+    @property
+    def needs_validation(self) -> bool:
+        tracker = getattr(self, "tracker", None)
+        return isinstance(tracker, Monitor) and tracker.monitor.startswith("val_")
 
     def on_train_begin(self, trainer: Trainer) -> None: ...
 
@@ -83,7 +87,6 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = True,
     ) -> None:
         self.tracker = Monitor(monitor, mode, min_delta)
-        self.needs_validation = monitor.startswith("val_")
         self.patience, self.restore_best_weights = patience, restore_best_weights
         self.wait, self.best_epoch = 0, 0
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -140,7 +143,6 @@ class ModelCheckpoint(Callback):
     ) -> None:
         self.path, self.save_best_only = Path(path), save_best_only
         self.tracker = Monitor(monitor, mode)
-        self.needs_validation = monitor.startswith("val_")
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         if (self.tracker.improved(logs) or not self.save_best_only) and trainer.writes_files:

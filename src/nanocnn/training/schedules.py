@@ -74,7 +74,6 @@ class ReduceLROnPlateau(_Schedule):
         mode: Mode = "auto",
     ) -> None:
         self.tracker = Monitor(monitor, mode)
-        self.needs_validation = monitor.startswith("val_")
         self.factor, self.patience, self.min_lr = factor, patience, min_lr
         self.wait = 0
 

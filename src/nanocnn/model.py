@@ -221,7 +221,7 @@ class Sequential(Container):
             dout = _select(out, target)
         dx = model.backward(dout)
         assert dx is not None  # input_grad=True
-        return dx
+        return dx if dx.flags.writeable else dx.copy()  # a layer may return a read-only view
 
     def _detached(self) -> Sequential:
         """A copy that shares the parameters and buffers but has its own gradients, caches and

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -160,7 +161,7 @@ def read_class_names(data_dir: str | os.PathLike[str]) -> list[str] | None:
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: cannot read the class names ({error})") from error
     names = [line.strip() for line in text.splitlines() if line.strip()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(f"{path}: class names given twice: {', '.join(repeated)}")
     return names

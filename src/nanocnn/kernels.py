@@ -39,13 +39,16 @@ def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after:
 
 
 def pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
-    """Pad the spatial axes of a batch-last ``x`` (C, H, W, N) with ``value``.
+    """Pad the spatial axes of a batch-last ``x`` (C, H, W, N) with ``value``; a negative pad
+    crops that many rows or columns from its side instead.
 
     The result is always C-contiguous: ``x`` itself when it already is and needs no padding,
     otherwise a new array (the copy that turns an NCHW batch batch-last).
     """
-    top, bottom, left, right = pads
-    if not any(pads):
+    top, bottom, left, right = (max(-p, 0) for p in pads)  # the crops
+    x = x[:, top : x.shape[1] - bottom, left : x.shape[2] - right]
+    top, bottom, left, right = (max(p, 0) for p in pads)
+    if not (top or bottom or left or right):
         return np.ascontiguousarray(x)
     c, h, w, n = x.shape
     out = np.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)

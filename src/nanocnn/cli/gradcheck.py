@@ -28,6 +28,7 @@ CONV_GRID: list[tuple[tuple[int, int, int, int], int, Any, Any, Any]] = [
     ((2, 2, 6, 6), 3, 3, 1, "same"),
     ((1, 2, 6, 7), 2, (2, 4), 1, "same"),  # even kernel: uneven padding
     ((2, 1, 5, 5), 2, 5, 1, "valid"),  # the kernel covers the input
+    ((1, 2, 4, 5), 2, (1, 3), 1, (1, 3)),  # padding beyond the kernel's reach (rows of zeros)
 ]
 # Pools: (input shape, kernel, stride, padding), each for MaxPool2D and AvgPool2D.
 POOL_GRID: list[tuple[tuple[int, int, int, int], Any, Any, Any]] = [

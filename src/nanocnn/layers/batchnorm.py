@@ -13,6 +13,10 @@ Backward (all sums over the M values of one feature):
     dweight = sum(dout * xhat)
     dx      = weight / (M * sqrt(var + eps)) * (M * dout - dbias - xhat * dweight)
 
+The layer works on the (C, M) matrix of each feature's values in a row (a free view of the
+batch-last arrays the layers hand on), keeps x - mean rather than xhat, and takes the sums
+over M as row sums and row dot products, so each step is one pass over contiguous memory.
+
 Inference uses the running statistics instead of the batch's: an affine map per feature,
 
     y       = weight * xhat + bias,   xhat = (x - running_mean) / sqrt(running_var + eps)
@@ -23,11 +27,11 @@ Inference uses the running statistics instead of the batch's: an affine map per 
 
 Data-parallel training (:mod:`nanocnn.training.distributed`) sets ``sync``, a function that
 sums an array over the ranks in place. Each rank then normalises with the statistics of the
-*global* batch: its per-feature sums of x and x² (in float64) and its count go out in one
-small reduction, ``mean = Σx / M``, ``var = Σx² / M - mean²``; backward sums ``dbias`` and
-``dweight`` over the ranks (a second one) for ``dx``, while ``grads`` keep this rank's share,
-which the gradient reduction adds up. So N ranks compute what one process computes on the
-whole batch, up to the order of float summation.
+*global* batch: its per-feature sums of x (in float64) and its count go out in one small
+reduction (``mean = Σx / M``), then its sums of (x - mean)² in a second (``var``); backward
+sums ``dbias`` and ``dweight`` over the ranks (a third) for ``dx``, while ``grads`` keep
+this rank's share, which the gradient reduction adds up. So N ranks compute what one process
+computes on the whole batch, up to the order of float summation.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn.kernels import to_chwn, to_nchw
 from nanocnn.layers.base import Layer, as_int
 
 
@@ -44,7 +49,6 @@ class _BatchNorm(Layer):
     """Shared by the 1-D and 2-D forms, which differ only in the axes they reduce over."""
 
     ndim = 0
-    axes: tuple[int, ...] = ()
 
     def __init__(
         self,
@@ -67,83 +71,104 @@ class _BatchNorm(Layer):
         }
         # summing arrays over the ranks of a data-parallel run (None: one process)
         self.sync: Callable[[np.ndarray], np.ndarray] | None = None
-        # xhat, 1 / std, whether the statistics were the batch's, and the values per feature
+        # x - mean, 1 / std, whether the statistics were the batch's, and the values per feature
         self._cache: tuple[np.ndarray, np.ndarray, bool, int] | None = None
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}
 
-    def _per_feature(self, values: np.ndarray) -> np.ndarray:
-        """Reshape a (C,) vector so that it broadcasts against the input."""
-        return values.reshape((1, -1) + (1,) * (self.ndim - 2))
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        """The values of each feature as one row: (C, M), a view where the layout allows."""
+        raise NotImplementedError
+
+    def _unrows(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """The inverse of :meth:`_rows`: (C, M) -> an input-shaped view."""
+        raise NotImplementedError
 
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=self.ndim, channels=self.num_features)
-        count = x.size // self.num_features
+        rows = self._rows(x)  # (C, M)
+        count = rows.shape[1]
         if training:
-            if self.sync is None:
-                mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
-            else:
-                mean, var, count = self._global_statistics(x, count)
-            if count < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs more than one value per feature to train, "
-                    f"got input of shape {x.shape}"
-                )
+            mean, count = self._batch_mean(rows, x.shape)
+            centred = rows - mean[:, None]
+            squares = _row_dots(centred, centred)  # from the centred values: no cancellation
+            var = (squares if self.sync is None else self.sync(squares)) / count  # biased
             m = self.momentum
             self.buffers["running_mean"] *= 1.0 - m
             self.buffers["running_mean"] += m * mean
             self.buffers["running_var"] *= 1.0 - m
             self.buffers["running_var"] += (m * count / (count - 1)) * var
         else:
-            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        xhat = (x - self._per_feature(mean)) * self._per_feature(inv_std)
-        self._cache = (xhat, inv_std, training, count) if training or keep else None
-        return xhat * self._per_feature(self.params["weight"]) + self._per_feature(
-            self.params["bias"]
-        )
+            centred = rows - self.buffers["running_mean"][:, None]
+            var = self.buffers["running_var"]
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(rows.dtype)
+        self._cache = (centred, inv_std, training, count) if training or keep else None
+        out = centred * (self.params["weight"] * inv_std)[:, None]
+        out += self.params["bias"][:, None]
+        return self._unrows(out, x.shape)
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise self._missing_cache()
-        xhat, inv_std, batch_statistics, count = self._cache
-        dbias = np.sum(dout, axis=self.axes, out=self.grads["bias"])
-        dweight = np.sum(dout * xhat, axis=self.axes, out=self.grads["weight"])
+        centred, inv_std, batch_statistics, count = self._cache
+        drows = self._rows(dout)
+        dbias = np.sum(drows, axis=1, out=self.grads["bias"])
+        dweight = np.multiply(_row_dots(drows, centred), inv_std, out=self.grads["weight"])
         if not input_grad:
             return None
-        if not batch_statistics:  # the running statistics are constants
-            return dout * self._per_feature(self.params["weight"] * inv_std)
-        if self.sync is not None:  # the whole batch's sums, over every rank
-            sums = self.sync(np.concatenate([dbias, dweight]))
-            dbias, dweight = sums[: self.num_features], sums[self.num_features :]
-        scale = self._per_feature(self.params["weight"] * inv_std / count)
-        return scale * (count * dout - self._per_feature(dbias) - xhat * self._per_feature(dweight))
+        scale = self.params["weight"] * inv_std  # dy/dx with the statistics held constant
+        dx = drows * scale[:, None]
+        if batch_statistics:  # the statistics' own gradients: two terms per feature
+            if self.sync is not None:  # the whole batch's sums, over every rank
+                sums = self.sync(np.concatenate([dbias, dweight]))
+                dbias, dweight = sums[: self.num_features], sums[self.num_features :]
+            dx -= centred * (scale * inv_std * dweight / count)[:, None]
+            dx -= (scale * dbias / count)[:, None]
+        return self._unrows(dx, dout.shape)
 
-    def _global_statistics(self, x: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """(mean, biased variance, values per feature) over every rank's batch: one
-        reduction of the per-feature sums of x and x² (float64) and of the count."""
-        assert self.sync is not None
-        sums = np.empty(2 * self.num_features + 1)
-        np.sum(x, axis=self.axes, dtype=np.float64, out=sums[: self.num_features])
-        np.sum(np.square(x), axis=self.axes, dtype=np.float64, out=sums[self.num_features : -1])
-        sums[-1] = count
-        self.sync(sums)
-        total = int(sums[-1])
-        mean = sums[: self.num_features] / total
-        var = np.maximum(sums[self.num_features : -1] / total - mean * mean, 0.0)
-        return mean.astype(x.dtype), var.astype(x.dtype), total
+    def _batch_mean(self, rows: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+        """(mean, values per feature) of the batch, over every rank's batch when ``sync``
+        is set: one reduction of the per-feature sums (float64) and of the count."""
+        sums = np.empty(self.num_features + 1)
+        np.sum(rows, axis=1, dtype=np.float64, out=sums[:-1])
+        sums[-1] = rows.shape[1]
+        if self.sync is not None:
+            self.sync(sums)
+        count = int(sums[-1])
+        if count < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs more than one value per feature to train, "
+                f"got input of shape {shape}"
+            )
+        return (sums[:-1] / count).astype(rows.dtype), count
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(C,) dot products of the rows of two (C, M) matrices, without an (C, M) temporary."""
+    return np.matmul(a[:, None, :], b[:, :, None]).reshape(a.shape[0])
 
 
 class BatchNorm2D(_BatchNorm):
     """``BatchNorm2D(num_features, eps=1e-5, momentum=0.1)`` on (N, C, H, W), per channel."""
 
     ndim = 4
-    axes = (0, 2, 3)
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        return to_chwn(x).reshape(self.num_features, -1)  # free for a batch-last x
+
+    def _unrows(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        n, c, h, w = shape
+        return to_nchw(rows.reshape(c, h, w, n))
 
 
 class BatchNorm1D(_BatchNorm):
     """``BatchNorm1D(num_features, eps=1e-5, momentum=0.1)`` on (N, features), per feature."""
 
     ndim = 2
-    axes = (0,)
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        return x.T
+
+    def _unrows(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return rows.T

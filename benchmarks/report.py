@@ -19,6 +19,12 @@ TARGETS = [
     ("lenet_train", "LeNet-5 training epoch time, nanocnn / PyTorch", "<=", 1.0),
     ("cnn_train", "CNN training epoch time, nanocnn / PyTorch", "<=", 1.2),
     ("resnet_train", "ResNet-8 training epoch time, nanocnn / PyTorch", "<=", 1.5),
+    (
+        "resnet_workers_train",
+        "ResNet-8 training epoch time, nanocnn data-parallel over the cores / PyTorch",
+        "<=",
+        1.5,
+    ),
     ("lenet_infer", "LeNet-5 inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("cnn_infer", "CNN inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("naive_speedup", "LeNet-5 training speed-up over the naive loops", ">=", 300.0),
@@ -60,6 +66,10 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         if "torch" in runs:
             entry["train_ratios"] = _paired(runs, "train_images_per_s", invert=True)
             entry["infer_ratios"] = _paired(runs, "infer_images_per_s", invert=False)
+            if "workers" in runs:
+                entry["workers_train_ratios"] = _paired(
+                    runs, "train_images_per_s", invert=True, ours="workers"
+                )
         networks[name] = entry
     return {"networks": networks, "targets": _targets(networks)}
 
@@ -68,9 +78,12 @@ def _scaled(value: float | None, factor: float) -> float | None:
     return None if value is None else value * factor
 
 
-def _paired(runs: dict[str, list[dict]], key: str, invert: bool) -> list[float]:
-    """nanocnn / PyTorch run by run: of times (``invert``, from rates) or of rates."""
-    pairs = zip(runs["nanocnn"], runs["torch"], strict=False)
+def _paired(
+    runs: dict[str, list[dict]], key: str, invert: bool, ours: str = "nanocnn"
+) -> list[float]:
+    """nanocnn (``ours``: "nanocnn" or "workers") / PyTorch run by run: of times
+    (``invert``, from rates) or of rates."""
+    pairs = zip(runs[ours], runs["torch"], strict=False)
     return [(b[key] / a[key]) if invert else (a[key] / b[key]) for a, b in pairs]
 
 
@@ -78,7 +91,7 @@ def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, float | None] = {}
     for name in ("lenet", "cnn", "resnet"):
         entry = networks.get(name, {})
-        for kind in ("train", "infer"):
+        for kind in ("train", "infer", "workers_train"):
             ratios = entry.get(f"{kind}_ratios")
             values[f"{name}_{kind}"] = statistics.median(ratios) if ratios else None
     impls = networks.get("lenet", {}).get("implementations", {})
@@ -122,7 +135,12 @@ def markdown(raw: dict[str, Any], summary: dict[str, Any]) -> str:
         "| Latency 1 image (ms) | Peak RSS training (MB) |",
         "|---|---|--:|--:|--:|--:|--:|",
     ]
-    names = {"nanocnn": "nanocnn", "torch": "PyTorch", "naive": "naive loops (extrapolated)"}
+    names = {
+        "nanocnn": "nanocnn",
+        "workers": f"nanocnn, {machine['threads']} MPI workers (1 thread each)",
+        "torch": "PyTorch",
+        "naive": "naive loops (extrapolated)",
+    }
     for entry in summary["networks"].values():
         for impl, result in entry["implementations"].items():
             cells = [
@@ -163,10 +181,11 @@ def markdown(raw: dict[str, Any], summary: dict[str, Any]) -> str:
         value = target["value"]
         digits = 3 if value is not None and value < 10 else 0  # 1.004 is not 1.00
         lines.append(f"| {target['target']} | {_fmt(value, digits)} | {met} |")
+    kinds = {"train": "train", "infer": "infer", "workers_train": "train over MPI workers"}
     ratios = [
-        f"{entry['title']} {kind}: " + ", ".join(f"{r:.2f}" for r in entry[f"{kind}_ratios"])
+        f"{entry['title']} {label}: " + ", ".join(f"{r:.2f}" for r in entry[f"{kind}_ratios"])
         for entry in summary["networks"].values()
-        for kind in ("train", "infer")
+        for kind, label in kinds.items()
         if f"{kind}_ratios" in entry
     ]
     if ratios:

@@ -2,7 +2,9 @@
 
 Each measurement runs in a fresh process (``benchmarks.worker``), nanocnn and PyTorch
 alternating (A B A B ...), every implementation on the same number of threads; each run waits
-for the CPUs to be idle first (``benchmarks.quiet``). Prints the table and writes
+for the CPUs to be idle first (``benchmarks.quiet``). With MPI installed (the ``mpi`` extra),
+nanocnn also trains data-parallel, one rank per thread with one BLAS thread each, as
+``nanocnn train --workers N`` does: the ``workers`` rows. Prints the table and writes
 ``benchmarks/results/latest.json`` and ``latest.md``.
 PyTorch columns appear when ``torch`` is importable (``pip install torch==2.13.0``).
 """
@@ -28,6 +30,7 @@ from benchmarks.quiet import QuietWaiter
 from benchmarks.report import markdown, summarize
 from benchmarks.torch_reference import TORCH_VERSION, torch_available
 from nanocnn import presets
+from nanocnn.training.launch import mpiexec
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,9 +55,10 @@ def machine(threads: int) -> dict[str, Any]:
     }
 
 
-def subprocess_json(args: list[str], threads: int) -> Any:
+def subprocess_json(args: list[str], threads: int, ranks: int = 1) -> Any:
     """Run ``python -m <args>`` from the repository root, on this checkout's nanocnn and
-    with ``threads`` BLAS/OpenMP threads; parse the JSON it prints last."""
+    with ``threads`` BLAS/OpenMP threads (as ``ranks`` ranks of ``mpiexec`` when more than
+    one); parse the JSON it prints last."""
     path = [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     env.update(
@@ -63,9 +67,10 @@ def subprocess_json(args: list[str], threads: int) -> Any:
             for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
         }
     )
-    done = subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", *args]
+    if ranks > 1:
+        command = [mpiexec(), "-n", str(ranks), *command]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -104,6 +109,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     notes = [f"load average at the start {os.getloadavg()[0]:.2f}."]
     impls = ["nanocnn"]
+    try:
+        mpiexec()
+        impls.append("workers")
+    except ImportError:
+        notes.append("MPI not installed: no data-parallel rows (pip install -e '.[mpi]').")
     if args.no_torch:
         notes.append("PyTorch skipped (--no-torch).")
     elif torch_available():
@@ -125,7 +135,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for impl in impls:  # A B A B ...: a slow spell of the machine hits both
                 busy = quiet.wait()
                 log(f"{name}: {impl} run {repeat + 1}/{args.repeats} (CPUs {busy:.0%} busy)")
-                run = subprocess_json([*worker, impl, name], args.threads)
+                if impl == "workers":  # a rank per thread, one BLAS thread each
+                    run = subprocess_json([*worker, impl, name], 1, ranks=args.threads)
+                else:
+                    run = subprocess_json([*worker, impl, name], args.threads)
                 runs[impl].append({**run, "busy_before": busy})
         model = presets.build(name)
         networks[name] = {

@@ -52,6 +52,7 @@ CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]]
     "cnn, no augmentation": ("cnn", (1, 28, 28), 3_200, 64, None, False),
     "images cnn 32px": ("cnn", (3, 32, 32), 1_920, 32, "natural", False),
     "age_cnn 64px": ("age_cnn", (3, 64, 64), 960, 32, "faces", False),
+    "resnet": ("resnet", (1, 28, 28), 1_280, 64, "digits", False),
 }
 
 

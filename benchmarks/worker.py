@@ -1,8 +1,11 @@
 """One measurement in a process of its own: ``python -m benchmarks.worker IMPL NETWORK``.
 
 Prints one JSON object: training images/s, inference images/s at batch 1000, single-image
-latency and the peak resident memory of training. A process per measurement keeps BLAS and
-OpenMP thread pools (which spin on after a call) from stealing cores from the next one.
+latency and the peak resident memory of training. ``workers`` is nanocnn data-parallel as
+``nanocnn train --workers N`` trains: run it under ``mpiexec -n N`` (one BLAS thread a rank);
+it measures training only (inference is one process's), and rank 0 prints. A process per
+measurement keeps BLAS and OpenMP thread pools (which spin on after a call) from stealing
+cores from the next one.
 
 Training and inference rates are the median over chunks of steps after a warm-up; peak memory
 is read right after training, before inference allocates its larger batches.
@@ -16,6 +19,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +28,9 @@ from benchmarks.naive import NaiveNetwork
 from benchmarks.networks import NETWORKS
 from nanocnn import presets
 from nanocnn.datasets import load_mnist
+from nanocnn.training.distributed import DataParallel, Workers
 
-IMPLEMENTATIONS = ("nanocnn", "torch", "naive")
+IMPLEMENTATIONS = ("nanocnn", "workers", "torch", "naive")
 
 
 class NanocnnRunner:
@@ -44,6 +49,29 @@ class NanocnnRunner:
     def infer(self, x: np.ndarray) -> None:
         """Inference as ``predict`` runs it (the fast order, in chunks)."""
         self.model.fast_forward(x)
+
+
+class WorkersRunner(NanocnnRunner):
+    """The same step data-parallel over the ranks of ``mpiexec``, as the trainer runs it: each
+    rank its share of the batch, the loss gradient scaled by the share, one ``Allreduce`` of
+    the gradients, BatchNorm's statistics summed over the ranks."""
+
+    def __init__(self, model: nc.Sequential, workers: Workers) -> None:
+        super().__init__(model)
+        self.workers = workers
+        self.parallel = DataParallel(workers, model, self.optimizer, np.random.default_rng(0), [])
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        mine = self.workers.rows(len(x))
+        self.loss.forward(self.model.fast_forward(x[mine], training=True), y[mine])
+        share = (mine.stop - mine.start) / len(x)
+        self.model.fast_backward(self.loss.backward() * share, input_grad=False)
+        self.parallel.sum_step(0.0, 0.0)
+        self.optimizer.step()
+
+    def agree(self, go_on: bool) -> bool:
+        """Rank 0's decision, so that every rank runs the same number of steps."""
+        return bool(self.workers.broadcast(go_on))
 
 
 class TorchRunner:
@@ -83,15 +111,22 @@ def load_data(images: int) -> tuple[np.ndarray, np.ndarray, str]:
         return x, rng.integers(0, 10, images), "random (MNIST not found)"
 
 
-def rate(work: Callable[[int], None], items_per_call: int, seconds: float, chunk: int) -> float:
+def rate(
+    work: Callable[[int], None],
+    items_per_call: int,
+    seconds: float,
+    chunk: int,
+    agree: Callable[[bool], bool] = bool,
+) -> float:
     """Median items/s of ``work(i)`` over chunks of ``chunk`` calls, for at least ``seconds``
-    and at least three chunks, after one warm-up chunk."""
+    and at least three chunks, after one warm-up chunk (``agree`` makes the ranks of a
+    data-parallel run decide together whether to go on)."""
     for i in range(chunk):
         work(i)
     rates: list[float] = []
     begin = time.perf_counter()
     calls = chunk
-    while len(rates) < 3 or time.perf_counter() - begin < seconds:
+    while agree(len(rates) < 3 or time.perf_counter() - begin < seconds):
         start = time.perf_counter()
         for i in range(calls, calls + chunk):
             work(i)
@@ -105,8 +140,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
-    """Run the measurements of one implementation on one network."""
+def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers | None) -> dict:
+    """Run the measurements of one implementation on one network (``workers``: the ranks
+    of the ``workers`` implementation)."""
     model = presets.build(network, seed=args.seed)
     x, y, source = load_data(args.images)
     if impl == "naive":
@@ -117,7 +153,15 @@ def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - start
         return {"train_images_per_s": len(x) / seconds, "data": source}
 
-    runner = NanocnnRunner(model) if impl == "nanocnn" else TorchRunner(model, args.threads)
+    runner: NanocnnRunner | TorchRunner
+    if impl == "workers":
+        if workers is None:
+            raise SystemExit("the workers implementation runs under mpiexec -n 2 (or more)")
+        runner = WorkersRunner(model, workers)
+    elif impl == "nanocnn":
+        runner = NanocnnRunner(model)
+    else:
+        runner = TorchRunner(model, args.threads)
     order = np.random.default_rng(args.seed).permutation(len(x))
     batches = max(1, len(x) // args.batch)
 
@@ -125,7 +169,12 @@ def measure(impl: str, network: str, args: argparse.Namespace) -> dict:
         picked = order[(i % batches) * args.batch :][: args.batch]
         runner.train_step(x[picked], y[picked])
 
-    result = {"train_images_per_s": rate(train, args.batch, args.seconds, args.chunk)}
+    if isinstance(runner, WorkersRunner):
+        images_per_s = rate(train, args.batch, args.seconds, args.chunk, runner.agree)
+        return {"train_images_per_s": images_per_s, "peak_rss_mb": peak_rss_mb(), "data": source}
+    result: dict[str, Any] = {
+        "train_images_per_s": rate(train, args.batch, args.seconds, args.chunk)
+    }
     result["peak_rss_mb"] = peak_rss_mb()
     big = x[: args.infer_batch]
     result["infer_images_per_s"] = rate(lambda i: runner.infer(big), len(big), args.seconds / 4, 2)
@@ -147,7 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.impl, args.network, args)))
+    workers = Workers.from_environment()
+    result = measure(args.impl, args.network, args, workers)
+    if workers is None or workers.is_root:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ def test_the_report_renders_every_target():
     run = {"train_images_per_s": 1000.0, "infer_images_per_s": 5000.0, "latency_s": 1e-3,
            "peak_rss_mb": 300.0}  # fmt: skip
     slower = dict(run, train_images_per_s=800.0)
+    workers = {"train_images_per_s": 900.0, "peak_rss_mb": 200.0}
     raw = {
         "machine": {"cpu": "test", "cores": 2, "threads": 2, "python": "3", "numpy": "2",
                     "blas": "openblas", "torch": "2.13.0"},
@@ -98,17 +99,31 @@ def test_the_report_renders_every_target():
         "seconds": 1.0, "date": "today",
         "networks": {
             name: {"forward_flops": 1e6, "train_flops": 3e6,
-                   "runs": {"nanocnn": [run, run], "torch": [slower, slower]}}
+                   "runs": {"nanocnn": [run, run], "workers": [workers, workers],
+                            "torch": [slower, slower]}}
             for name in NETWORKS
         },
     }  # fmt: skip
     raw["networks"]["lenet"]["runs"]["naive"] = [{"train_images_per_s": 2.0}]
     summary = summarize(raw)
     assert summary["networks"]["lenet"]["train_ratios"] == [0.8, 0.8]
-    met = [True, True, True, False, False, True, False, True]  # the order of report.TARGETS
+    assert summary["networks"]["resnet"]["workers_train_ratios"] == [800 / 900] * 2
+    met = [True, True, True, True, False, False, True, False, True]  # report.TARGETS' order
     assert [t["met"] for t in summary["targets"]] == met
     text = markdown(raw, summary)
     assert "| LeNet-5 | naive loops (extrapolated) | 2 |" in text and "Note: a note" in text
+    assert "| ResNet-8 | nanocnn, 2 MPI workers (1 thread each) | 900 | 66.7 | – | – | 200 |" in text
+
+
+def test_the_workers_implementation_trains_under_mpiexec():
+    """The benchmark's data-parallel row: rank 0 alone prints one measurement."""
+    pytest.importorskip("mpi4py", reason="data-parallel training: pip install 'nanocnn[mpi]'")
+    from benchmarks.run import subprocess_json
+
+    worker = ["benchmarks.worker", "workers", "lenet", "--seconds", "0.1", "--images", "256"]
+    result = subprocess_json([*worker, "--chunk", "2"], threads=1, ranks=2)
+    assert set(result) == {"train_images_per_s", "peak_rss_mb", "data"}
+    assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0
 
 
 def test_layer_times_cover_every_layer_type_of_the_network():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
+from nanocnn import presets
 
 
 def lenet(seed: int = 0) -> nc.Sequential:
@@ -211,6 +212,19 @@ def test_a_slice_of_a_model_is_a_model_sharing_its_layers():
     assert head[0] is model[0]
     x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(model[3:].predict(head.predict(x)), model.predict(x))
+
+
+def test_the_inference_copy_leaves_the_training_caches_behind():
+    """input_gradient and summary run on a copy: after a training step it must not copy the
+    megabytes every layer kept for backward (the im2col columns, BatchNorm's centred input)."""
+    model = presets.build("resnet")
+    model.fast_forward(np.zeros((8, 1, 28, 28), dtype=np.float32), training=True)
+    kept = [layer for layer in model.modules() if getattr(layer, "_cache", None) is not None]
+    assert len(kept) == len(list(model.modules())) - 1  # all but the pooling (keeps a shape)
+    detached = model._detached()
+    assert all(getattr(layer, "_cache", None) is None for layer in detached.modules())
+    assert all(layer._cache is not None for layer in kept)  # the model's own stay
+    assert detached.params["0.weight"] is model.params["0.weight"]  # the weights are shared
 
 
 def test_summary_between_forward_and_backward_keeps_the_caches():

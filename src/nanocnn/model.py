@@ -225,9 +225,13 @@ class Sequential(Container):
 
     def _detached(self) -> Sequential:
         """A copy that shares the parameters and buffers but has its own gradients, caches and
-        random generators: running it in inference changes nothing of this model."""
-        shared = {id(value): value for _, value in self.named_arrays()}
-        return copy.deepcopy(self, memo=shared)
+        random generators: running it in inference changes nothing of this model. The layers'
+        ``_cache`` (what the last pass kept for backward: megabytes after a training step)
+        is not copied; the copy starts without."""
+        memo: dict[int, Any] = {id(value): value for _, value in self.named_arrays()}
+        for layer in self.modules():
+            memo[id(getattr(layer, "_cache", None))] = None
+        return copy.deepcopy(self, memo=memo)
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(dotted name, parameter, gradient) for every trainable array, for the optimizers."""

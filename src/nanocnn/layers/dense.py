@@ -42,7 +42,7 @@ class Dense(Layer):
         if bias:
             self.params["bias"] = np.zeros(self.out_features, dtype=dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
-        self._x: np.ndarray | None = None
+        self._cache: np.ndarray | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -57,14 +57,14 @@ class Dense(Layer):
         out = x @ self.params["weight"].T
         if "bias" in self.params:
             out += self.params["bias"]
-        self._x = x if training or keep else None
+        self._cache = x if training or keep else None
         return out
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads`` and return dx; ``input_grad=False`` skips dx and returns None."""
-        if self._x is None:
+        if self._cache is None:
             raise self._missing_cache()
-        np.matmul(dout.T, self._x, out=self.grads["weight"])
+        np.matmul(dout.T, self._cache, out=self.grads["weight"])
         if "bias" in self.params:
             np.sum(dout, axis=0, out=self.grads["bias"])
         return dout @ self.params["weight"] if input_grad else None
@@ -75,21 +75,21 @@ class Flatten(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._x: np.ndarray | None = None
+        self._cache: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         if x.ndim < 2:
             raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
-        self._x = x if training or keep else None
+        self._cache = x if training or keep else None
         return x.reshape(len(x), math.prod(x.shape[1:]))  # -1 fails on an empty batch
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        if self._x is None:
+        if self._cache is None:
             raise self._missing_cache()
         if not input_grad:
             return None
         # dx laid out in memory as x was (batch-last after a conv or pool), so the layers
         # below read it in order
-        dx = np.empty_like(self._x)
+        dx = np.empty_like(self._cache)
         dx[...] = dout.reshape(dx.shape)
         return dx

@@ -175,6 +175,35 @@ def test_clear_errors():
         nc.GlobalAvgPool2D().forward(batch((5, 8)))
 
 
+def test_a_shape_error_deep_in_a_nested_model_names_the_layer_once():
+    """The layer's own message, once, after its dotted name and the model's input shape."""
+    model = presets.build("resnet", (1, 28, 28), 10)
+    model.metadata["input_shape"] = [1, 28, 28]
+    model.layers[5].body.layers[3] = nc.Conv2D(16, 32, 3, padding=1, bias=False)  # wrong C_in
+    x = batch((2, 1, 28, 28))
+    for run in (model.forward, model.fast_forward, lambda x: model.forward(x, training=True)):
+        with pytest.raises(nc.InputShapeError) as info:
+            run(x)
+        assert str(info.value) == (
+            "input of shape (2, 1, 28, 28) does not fit the model; the model expects input "
+            "(N, 1, 28, 28): layer 5.body.3: Conv2D expected 16 input channels/features, got 32 "
+            "(input shape (2, 32, 14, 14))"
+        )
+    with pytest.raises(nc.InputShapeError, match=r"model: layer 0: Conv2D expected 1 input chan"):
+        presets.build("resnet").forward(batch((2, 3, 28, 28)))
+    model = nc.Sequential(nc.ReLU(), nc.Residual(nc.Conv2D(1, 2, 3, padding=1)))
+    with pytest.raises(nc.InputShapeError, match=r"layer 1: Residual: the body gives \(2, 2, 5"):
+        model.forward(batch((2, 1, 5, 5)))
+
+
+def test_an_error_that_is_not_about_shapes_is_not_reworded():
+    model = nc.Sequential(nc.ReLU(), nc.Conv2D(1, 2, 3))
+    with pytest.raises(ValueError) as info:
+        model.forward(np.zeros((1, 1, 5, 5)))  # float64 into a float32 convolution
+    assert not isinstance(info.value, nc.InputShapeError)
+    assert str(info.value).startswith("Conv2D expected float32 input, got float64")
+
+
 def test_the_resnet_preset_fits_any_input_and_trains():
     for shape, outputs in (((1, 28, 28), 10), ((3, 64, 64), 7), ((3, 33, 45), 2)):
         model = presets.build("resnet", shape, outputs)

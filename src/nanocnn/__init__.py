@@ -8,6 +8,7 @@ from nanocnn import export  # nc.export.to_onnx
 from nanocnn.errors import (
     BlankImageError,
     DataError,
+    InputShapeError,
     ModelFileError,
     NanocnnError,
     NonFiniteLossError,
@@ -64,6 +65,7 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool2D",
     "HuberLoss",
+    "InputShapeError",
     "L1Loss",
     "Layer",
     "LeakyReLU",

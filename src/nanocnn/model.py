@@ -19,6 +19,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.layers import Layer, MaxPool2D, ReLU, build_layer, layer_spec, register_layer
 from nanocnn.layers.base import as_int
 from nanocnn.layers.container import (
@@ -150,25 +151,19 @@ class Sequential(Container):
     def _run(
         self, layers: list[Layer], x: np.ndarray, training: bool, keep: bool, fast: bool
     ) -> np.ndarray:
-        """Each layer in ``layers`` on the output of the one before; a shape error from a
-        layer past the first is reported as the model's, with the input shape it expects."""
+        """Each layer in ``layers`` on the output of the one before. A layer's
+        InputShapeError leaves with the layer's index (as written, whatever the running
+        order), this model's input shape and the input shape of its metadata."""
         shape = getattr(x, "shape", None)
-        for position, layer in enumerate(layers):
+        for layer in layers:
             try:
                 x = forward_layer(layer, x, training, keep, fast)
-            except ValueError as error:
-                if position == 0:
-                    raise
-                raise ValueError(self._misfit(shape, layer, error)) from error
+            except InputShapeError as error:
+                index = next(i for i, own in enumerate(self.layers) if own is layer)
+                expected = self.metadata.get("input_shape")
+                expected = list(expected) if isinstance(expected, (list, tuple)) else None
+                raise error.within(str(index), shape, expected) from None
         return x
-
-    def _misfit(self, shape: tuple[int, ...] | None, layer: Layer, error: ValueError) -> str:
-        index = next(i for i, own in enumerate(self.layers) if own is layer)
-        expected = self.metadata.get("input_shape")
-        wanted = ""
-        if isinstance(expected, (list, tuple)):
-            wanted = f"; the model expects input (N, {', '.join(map(str, expected))})"
-        return f"input of shape {shape} does not fit the model{wanted}: layer {index}: {error}"
 
     def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """Inference on ``x`` in batches; keeps no caches. Returns the stacked outputs.

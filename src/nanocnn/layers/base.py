@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
+
 
 class Layer:
     """Base class of every layer: the protocol, a readable ``repr`` and dtype conversion."""
@@ -94,15 +96,16 @@ class Layer:
         )
 
     def _check_input(self, x: np.ndarray, ndim: int, channels: int | None = None) -> None:
-        """Raise a ValueError naming this layer if ``x`` has the wrong rank, dtype or channels."""
+        """Raise a ValueError naming this layer if ``x`` has the wrong rank, dtype or channels
+        (an ``InputShapeError`` for the rank and the channels)."""
         name = type(self).__name__
         if not isinstance(x, np.ndarray):
             raise ValueError(f"{name} expected a numpy array, got {type(x).__name__}")
         if x.ndim != ndim:
             layout = {2: "(N, features)", 4: "(N, C, H, W)"}.get(ndim, f"{ndim} dimensions")
-            raise ValueError(f"{name} expected input of shape {layout}, got shape {x.shape}")
+            raise InputShapeError(f"{name} expected input of shape {layout}, got shape {x.shape}")
         if channels is not None and x.shape[1] != channels:
-            raise ValueError(
+            raise InputShapeError(
                 f"{name} expected {channels} input channels/features, got {x.shape[1]} "
                 f"(input shape {x.shape})"
             )

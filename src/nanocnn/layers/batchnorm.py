@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.kernels import to_chwn, to_nchw
 from nanocnn.layers.base import Layer, as_int
 
@@ -137,7 +138,7 @@ class _BatchNorm(Layer):
             self.sync(sums)
         count = int(sums[-1])
         if count < 2:
-            raise ValueError(
+            raise InputShapeError(
                 f"{type(self).__name__} needs more than one value per feature to train, "
                 f"got input of shape {shape}"
             )

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.init import Init, init_weight
 from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, to_chwn, to_nchw, unpad
 from nanocnn.layers.base import Layer, as_int, as_pair, as_rng
@@ -178,13 +179,13 @@ def conv_padding(
 
 
 def _out_hw(layer: Conv2D, shape: tuple[int, ...]) -> tuple[int, int]:
-    """(Ho, Wo) for an input of ``shape``; a ValueError if the kernel does not fit."""
+    """(Ho, Wo) for an input of ``shape``; an InputShapeError if the kernel does not fit."""
     top, bottom, left, right = layer.pads
     (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
     ho = output_size(shape[2], kh, sh, top, bottom)
     wo = output_size(shape[3], kw, sw, left, right)
     if ho < 1 or wo < 1:
-        raise ValueError(
+        raise InputShapeError(
             f"{layer!r}: input of spatial size {shape[2]}x{shape[3]} is smaller than the "
             f"kernel {kh}x{kw} (after padding)"
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.init import Init, init_weight
 from nanocnn.layers.base import Layer, as_int, as_rng
 
@@ -79,7 +80,7 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         if x.ndim < 2:
-            raise ValueError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
+            raise InputShapeError(f"Flatten expected input of shape (N, ...), got shape {x.shape}")
         self._cache = x if training or keep else None
         return x.reshape(len(x), math.prod(x.shape[1:]))  # -1 fails on an empty batch
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.kernels import Pads, output_size, pad, to_chwn, to_nchw, unpad, window
 from nanocnn.layers.base import Layer, as_pair
 
@@ -61,7 +62,7 @@ class _Pool2D(Layer):
             output_size(x.shape[3], kw, sw, left, right),
         )
         if min(out_hw) < 1:
-            raise ValueError(
+            raise InputShapeError(
                 f"{self!r}: input of spatial size {x.shape[2]}x{x.shape[3]} is smaller than "
                 f"the window {kh}x{kw}"
             )

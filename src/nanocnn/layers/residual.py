@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nanocnn.errors import InputShapeError
 from nanocnn.layers.base import Layer
 from nanocnn.layers.container import (
     Container,
@@ -94,10 +95,12 @@ class Residual(Container):
         return self._forward(x, bool(training), keep=False, fast=True)
 
     def _forward(self, x: np.ndarray, training: bool, keep: bool, fast: bool) -> np.ndarray:
-        out = forward_layer(self.body, x, training, keep, fast)
-        skip = x if self.shortcut is None else forward_layer(self.shortcut, x, training, keep, fast)
+        out = _run_path("body", self.body, x, training, keep, fast)
+        skip = x
+        if self.shortcut is not None:
+            skip = _run_path("shortcut", self.shortcut, x, training, keep, fast)
         if out.shape != skip.shape:
-            raise ValueError(
+            raise InputShapeError(
                 f"Residual: the body gives {out.shape} but the shortcut {skip.shape} for input "
                 f"{x.shape}; when the body changes the channels or the size, give the shortcut "
                 "a 1x1 Conv2D with the body's stride"
@@ -136,3 +139,13 @@ class Residual(Container):
             rows += shortcut_rows
         out = out + skip
         return [container_row(self, out, name, depth), *rows], out
+
+
+def _run_path(
+    name: str, layer: Layer, x: np.ndarray, training: bool, keep: bool, fast: bool
+) -> np.ndarray:
+    """One path of the block on ``x``; a shape error leaves naming the path."""
+    try:
+        return forward_layer(layer, x, training, keep, fast)
+    except InputShapeError as error:
+        raise error.within(name) from None

@@ -170,9 +170,9 @@ PRESETS: dict[str, Preset] = {
     "age_cnn": Preset(age_cnn, epochs=20, lr=2e-3, batch_size=32),
     "resnet": Preset(
         resnet,
-        epochs=5,
-        lr=0.1,
-        batch_size=64,
+        epochs=13,
+        lr=0.2,
+        batch_size=128,
         augment=True,
         optimizer="sgd",
         schedule="onecycle",

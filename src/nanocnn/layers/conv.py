@@ -25,8 +25,9 @@ channels swapped,
     dx2 = Wt2 @ im2col(pad(dout))                      Wt[c, o, i, j] = W[o, c, kh-1-i, kw-1-j]
 
 one im2col and one GEMM that writes dx directly, in place of the GEMM into dcols and
-col2im's kh*kw scattered adds (ResNet-8's 3x3 layers: about 2x faster). Strided layers keep
-col2im.
+col2im's kh*kw scattered adds (ResNet-8's 3x3 layers: about 2x faster). It is used where its
+im2col is no larger than dcols (stride 1, out channels x input size <= in channels x output
+size); strided layers, and those that widen the channels, keep col2im.
 """
 
 from __future__ import annotations
@@ -128,11 +129,21 @@ class Conv2D(Layer):
             np.matmul(dout2, np.ones(dout2.shape[1], dout2.dtype), out=self.grads["bias"])
         if not input_grad:
             return None
-        if self.stride == (1, 1):
+        if self._unfolds_less(padded_shape, out_hw):
             return to_nchw(self._transposed_convolution(to_chwn(dout), padded_shape))
         dcols = weight.T @ dout2  # (C*kh*kw, Ho*Wo*N)
         dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride, out_hw)
         return to_nchw(unpad(dxp, self.pads))
+
+    def _unfolds_less(self, padded_shape: tuple[int, ...], out_hw: tuple[int, int]) -> bool:
+        """Whether dx is cheaper as a transposed convolution: stride 1, and its im2col of dout
+        (O*kh*kw, H*W*N) no larger than the dcols that col2im would scatter (C*kh*kw,
+        Ho*Wo*N). True for a layer that keeps its channels and size (ResNet's); not for one
+        that widens the channels or shrinks the image (LeNet's 6 -> 16, 12x12 -> 8x8)."""
+        top, bottom, left, right = self.pads
+        h, w = padded_shape[1] - top - bottom, padded_shape[2] - left - right
+        smaller = self.out_channels * h * w <= self.in_channels * out_hw[0] * out_hw[1]
+        return self.stride == (1, 1) and smaller
 
     def _transposed_convolution(
         self, dout: np.ndarray, padded_shape: tuple[int, int, int, int]

@@ -718,10 +718,11 @@ print("dw = input correlated with g:\n", dw)
 # pass of another. (With stride $s > 1$ the same holds once $g$ is spread out with $s - 1$
 # zeros between its entries.)
 #
-# nanocnn does all of this at once, without flipping anything: with $W$ the weight as an
-# $O \times C k_h k_w$ matrix, the column gradients are $W^\top g$, and `kernels.col2im` adds
-# each column back onto the pixels it was copied from, the reverse of im2col. The gradient
-# checker confirms it, with padding and with stride:
+# nanocnn computes it whichever way copies less. For a stride-1 layer that keeps its channels
+# and size (a ResNet's), it is exactly that convolution: one im2col of $g$, one product.
+# Otherwise, with $W$ the weight as an $O \times C k_h k_w$ matrix, the column gradients are
+# $W^\top g$, and `kernels.col2im` adds each column back onto the pixels it was copied from, the
+# reverse of im2col. The gradient checker confirms it, with padding and with stride:
 
 # %%
 layer = nc.Conv2D(2, 3, kernel_size=3, rng=0, dtype=np.float64)

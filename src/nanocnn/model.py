@@ -221,11 +221,12 @@ class Sequential(Container):
     def _detached(self) -> Sequential:
         """A copy that shares the parameters and buffers but has its own gradients, caches and
         random generators: running it in inference changes nothing of this model. The layers'
-        ``_cache`` (what the last pass kept for backward: megabytes after a training step)
-        is not copied; the copy starts without."""
+        ``transient`` attributes (what the last pass kept for backward, scratch buffers:
+        megabytes after a training step) are not copied; the copy starts without."""
         memo: dict[int, Any] = {id(value): value for _, value in self.named_arrays()}
         for layer in self.modules():
-            memo[id(getattr(layer, "_cache", None))] = None
+            for name in layer.transient:
+                memo[id(getattr(layer, name, None))] = None
         return copy.deepcopy(self, memo=memo)
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:

@@ -40,6 +40,10 @@ from nanocnn.errors import InputShapeError
 class Layer:
     """Base class of every layer: the protocol, a readable ``repr`` and dtype conversion."""
 
+    # the attributes that hold what one pass leaves for the next (the cache for backward,
+    # scratch buffers): the copies ``input_gradient`` and ``summary`` run on start without them
+    transient: tuple[str, ...] = ("_cache",)
+
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}

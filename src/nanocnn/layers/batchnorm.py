@@ -47,7 +47,8 @@ from nanocnn.layers.base import Layer, as_int
 
 
 class _BatchNorm(Layer):
-    """Shared by the 1-D and 2-D forms, which differ only in the axes they reduce over."""
+    """Shared by the 1-D and 2-D forms, which differ only in how an input becomes the (C, M)
+    matrix of each feature's values (:meth:`_rows`) and back."""
 
     ndim = 0
 

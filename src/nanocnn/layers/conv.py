@@ -54,6 +54,8 @@ class Conv2D(Layer):
     ``bias`` (C_out,).
     """
 
+    transient = ("_cache", "_dout_cols")
+
     def __init__(
         self,
         in_channels: int,
@@ -140,10 +142,14 @@ class Conv2D(Layer):
         (O*kh*kw, H*W*N) no larger than the dcols that col2im would scatter (C*kh*kw,
         Ho*Wo*N). True for a layer that keeps its channels and size (ResNet's); not for one
         that widens the channels or shrinks the image (LeNet's 6 -> 16, 12x12 -> 8x8)."""
-        top, bottom, left, right = self.pads
-        h, w = padded_shape[1] - top - bottom, padded_shape[2] - left - right
+        h, w = self._input_hw(padded_shape)
         smaller = self.out_channels * h * w <= self.in_channels * out_hw[0] * out_hw[1]
         return self.stride == (1, 1) and smaller
+
+    def _input_hw(self, padded_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(H, W) of the input whose padded batch-last form has ``padded_shape``."""
+        top, bottom, left, right = self.pads
+        return padded_shape[1] - top - bottom, padded_shape[2] - left - right
 
     def _transposed_convolution(
         self, dout: np.ndarray, padded_shape: tuple[int, int, int, int]
@@ -151,8 +157,7 @@ class Conv2D(Layer):
         """dx (C, H, W, N) of a stride-1 layer from a batch-last dout (O, Ho, Wo, N): the
         convolution of dout with the flipped, transposed kernel (the module docstring)."""
         (kh, kw), (top, bottom, left, right) = self.kernel_size, self.pads
-        c, n = self.in_channels, dout.shape[3]
-        h, w = padded_shape[1] - top - bottom, padded_shape[2] - left - right
+        (c, n), (h, w) = (self.in_channels, dout.shape[3]), self._input_hw(padded_shape)
         doutp = pad(dout, (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right))
         cols = im2col(doutp, self.kernel_size, (1, 1), (h, w), self._dout_cols)
         self._dout_cols = cols  # (O*kh*kw, H*W*N), reused by the next step's backward

@@ -10,7 +10,8 @@ gradients *summed* over the ranks are those of the global batch's mean loss. The
 (:func:`gather_gradients`: the layers' backward writes straight into it, nothing is copied),
 with two more numbers riding along for the log: the batch's summed loss and metric. Every
 rank then applies the same optimizer step to the same weights, so they stay identical
-(:meth:`Workers.check_same_weights` verifies it by a checksum in debug mode).
+(:meth:`Workers.check_same_weights` verifies it by a checksum every N steps with
+``--check-weights N``).
 
 Random draws that depend on the batch (augmentation, dropout masks) are drawn for the whole
 global batch from the same seeded generator on every rank, and each rank keeps its rows

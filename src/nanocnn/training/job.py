@@ -227,7 +227,7 @@ def task_options(task: Task, given: dict[str, Any]) -> dict[str, Any]:
 
 def make_optimizer(name: str, model: Sequential, lr: float, weight_decay: float = 0.0) -> Optimizer:
     """Adam, or SGD with Nesterov momentum 0.9; weight decay skips norms and biases."""
-    no_decay = norms_and_biases if weight_decay else None
+    no_decay = norms_and_biases  # nothing to skip when weight_decay is 0
     if name == "adam":
         return Adam(model.parameters(), lr=lr, weight_decay=weight_decay, no_decay=no_decay)
     if name == "sgd":

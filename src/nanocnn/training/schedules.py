@@ -57,8 +57,7 @@ class CosineLR(_Schedule):
     def on_batch_begin(self, trainer: Trainer) -> None:
         assert self.base_lr is not None
         progress = trainer.step / max(trainer.total_steps, 1)
-        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
-        trainer.optimizer.lr = self.min_lr + (self.base_lr - self.min_lr) * cosine
+        trainer.optimizer.lr = _cos_anneal(self.base_lr, self.min_lr, progress)
 
 
 class ReduceLROnPlateau(_Schedule):
@@ -154,4 +153,5 @@ class OneCycleLR(_Schedule):
 
 
 def _cos_anneal(start: float, end: float, fraction: float) -> float:
+    """From ``start`` (fraction 0) to ``end`` (fraction 1) along half a cosine."""
     return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)

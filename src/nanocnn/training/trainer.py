@@ -308,7 +308,8 @@ class Trainer:
                 predictions.append(pred.reshape(len(yb), -1))
         if self.workers is not None:
             total_loss, total_metric = self.workers.sum(np.array([total_loss, total_metric]))
-            predictions = [p for part in self.workers.gather(predictions) for p in part]
+            if not self.classification:  # the regression figures need every prediction
+                predictions = [p for part in self.workers.gather(predictions) for p in part]
         figures = {"loss": total_loss / count, self.metric: total_metric / count}
         if not self.classification:
             pred, target = np.concatenate(predictions).ravel(), y_all.ravel()

@@ -59,15 +59,18 @@ class WorkersRunner(NanocnnRunner):
     def __init__(self, model: nc.Sequential, workers: Workers) -> None:
         super().__init__(model)
         self.workers = workers
-        self.parallel = DataParallel(workers, model, self.optimizer, np.random.default_rng(0), [])
+        random_layers = [layer for layer in model.modules() if hasattr(layer, "rng")]
+        rng = np.random.default_rng(0)
+        self.parallel = DataParallel(workers, model, self.optimizer, rng, random_layers)
+        self.steps = 0
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        mine = self.workers.rows(len(x))
+        mine = self.parallel.my_rows(np.arange(len(x)))  # noted for the dropout masks' draws
         self.loss.forward(self.model.fast_forward(x[mine], training=True), y[mine])
-        share = (mine.stop - mine.start) / len(x)
-        self.model.fast_backward(self.loss.backward() * share, input_grad=False)
+        self.model.fast_backward(self.loss.backward() * (len(mine) / len(x)), input_grad=False)
         self.parallel.sum_step(0.0, 0.0)
         self.optimizer.step()
+        self.steps += 1
 
     def agree(self, go_on: bool) -> bool:
         """Rank 0's decision, so that every rank runs the same number of steps."""
@@ -171,6 +174,7 @@ def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers 
 
     if isinstance(runner, WorkersRunner):
         images_per_s = rate(train, args.batch, args.seconds, args.chunk, runner.agree)
+        runner.workers.check_same_weights(model, runner.steps)  # the ranks trained as one
         return {"train_images_per_s": images_per_s, "peak_rss_mb": peak_rss_mb(), "data": source}
     result: dict[str, Any] = {
         "train_images_per_s": rate(train, args.batch, args.seconds, args.chunk)

@@ -231,7 +231,7 @@ def test_the_saliency_is_where_the_answer_changes_most(model: Sequential) -> Non
     """Pixels far from the ink barely matter to a digit model: the saliency map is brighter
     on and near the drawing than in the corners."""
     reading = read_input(model, DIGITS, draw(STROKES["7"]))
-    assert reading.saliency.shape == (28, 28)
+    assert reading.saliency.shape == (28, 28) and reading.saliency.max() == 1  # scaled to [0, 1]
     assert reading.saliency[:3, :3].max() < reading.saliency.max() / 4
 
 

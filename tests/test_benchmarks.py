@@ -40,6 +40,14 @@ def test_flop_counts():
     assert forward_flops(presets.build("cnn")) == 2 * (
         32 * 28 * 28 * 9 + 64 * 14 * 14 * 32 * 9 + 3136 * 128 + 128 * 10
     )
+    # ResNet-8: the stem, then each block's body and (in blocks 2 and 3) its 1x1 shortcut
+    stem = 16 * 28 * 28 * 9
+    block1 = 2 * 16 * 28 * 28 * 16 * 9
+    block2 = 32 * 14 * 14 * 16 * 9 + 32 * 14 * 14 * 32 * 9 + 32 * 14 * 14 * 16
+    block3 = 64 * 7 * 7 * 32 * 9 + 64 * 7 * 7 * 64 * 9 + 64 * 7 * 7 * 32
+    resnet_flops = 2 * (stem + block1 + block2 + block3 + 64 * 10)
+    assert resnet_flops == 18_691_840
+    assert forward_flops(presets.build("resnet")) == resnet_flops
 
 
 def test_naive_loops_compute_what_nanocnn_computes():

@@ -503,7 +503,7 @@ def test_tampered_checkpoints(tmp_path: Path, checkpoint, data: st.DataObject) -
 
 def test_stacked_paddings_cannot_grow_an_input_to_gigabytes(tmp_path: Path) -> None:
     """Each Conv2D may pad up to 1,024 a side, but the layers of a file together may not:
-    sixteen 1x1 convolutions padding 1,000 each would make a 28x28 input 32,028 wide."""
+    three 1x1 convolutions padding 1,000 each would make a 28x28 input 6,028 wide."""
     model = nc.Sequential(*(nc.Conv2D(1, 1, 1, padding=1000, bias=False) for _ in range(3)))
     path = model.save(tmp_path / "padded.npz")
     with pytest.raises(nc.ModelFileError, match="pad more than 1024 pixels in all"):

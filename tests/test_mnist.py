@@ -311,3 +311,19 @@ def test_class_names_from_classes_txt(tmp_path: Path) -> None:
     (tmp_path / "classes.txt").write_text("cat\ndog\ncat\n")
     with pytest.raises(DataError, match=r"classes\.txt: class names given twice: cat"):
         read_class_names(tmp_path)
+
+
+def test_class_names_given_on_the_command_line_are_not_checked_against_classes_txt(
+    tmp_path: Path,
+) -> None:
+    """``--class-names`` overrides the folder's classes.txt, even a broken one."""
+    from nanocnn.tasks import get_task
+    from nanocnn.training.job import TrainOptions
+
+    (tmp_path / "classes.txt").write_text("cat\ncat\n")  # a class named twice: a DataError
+    task = get_task("digits")
+    options = TrainOptions(data_dir=str(tmp_path), task_options={"class_names": "cat,dog"})
+    assert task.class_names(options, np.array([0, 1])) == ["cat", "dog"]
+    with pytest.raises(DataError, match=r"classes\.txt"):
+        task.class_names(TrainOptions(data_dir=str(tmp_path), task_options={"class_names": None}),
+                         np.array([0, 1]))  # fmt: skip

@@ -13,9 +13,11 @@ Backward (all sums over the M values of one feature):
     dweight = sum(dout * xhat)
     dx      = weight / (M * sqrt(var + eps)) * (M * dout - dbias - xhat * dweight)
 
-The layer works on the (C, M) matrix of each feature's values in a row (a free view of the
-batch-last arrays the layers hand on), keeps x - mean rather than xhat, and takes the sums
-over M as row sums and row dot products, so each step is one pass over contiguous memory.
+The layer works on the (C, M) matrix of each feature's values in a row, keeps x - mean
+rather than xhat, and takes the sums over M as row sums and row dot products. For
+BatchNorm2D after a convolution or a pool that matrix is a free view of the batch-last array
+they hand on, so each step is one pass over contiguous memory (another layout is copied into
+it once; BatchNorm1D's rows are the columns of its (N, features) input).
 
 Inference uses the running statistics instead of the batch's: an affine map per feature,
 

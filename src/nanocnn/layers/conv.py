@@ -113,7 +113,7 @@ class Conv2D(Layer):
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads`` and return dx; ``input_grad=False`` skips dx and returns None (a
-        first layer's input needs no gradient: that saves a matrix product and the col2im)."""
+        first layer's input needs no gradient: that saves half the backward's work)."""
         if self._cache is None:
             raise self._missing_cache()
         cols, padded_shape, out_hw = self._cache

@@ -17,6 +17,8 @@ from nanocnn.layers.base import Layer, as_rng
 class Dropout(Layer):
     """``Dropout(p=0.5, rng=None)``: any shape; identity when not training."""
 
+    transient = ("_mask",)
+
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:

@@ -72,7 +72,8 @@ class Task:
         if "name" not in cls.__dict__:
             return  # a base for other tasks, such as ClassificationTask
         known = TASKS.get(cls.name)
-        if known is not None and type(known).__qualname__ != cls.__qualname__:
+        where = (cls.__module__, cls.__qualname__)  # a class defined again (a reload) is the same
+        if known is not None and (type(known).__module__, type(known).__qualname__) != where:
             raise ValueError(f"task {cls.name!r} is already {type(known).__qualname__}")
         TASKS[cls.name] = cls()
 

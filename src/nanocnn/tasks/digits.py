@@ -66,10 +66,9 @@ class Digits(ClassificationTask):
         """``--class-names``, else the data folder's classes.txt, else "0", "1"... for the
         classes 0..K-1 of the training ``labels``."""
         given = options.task_options["class_names"]
-        from_file = read_class_names(options.data_dir) if options.data_dir else None
         if given:
             names, source = [name.strip() for name in given.split(",")], "--class-names"
-        elif from_file is not None:
+        elif options.data_dir and (from_file := read_class_names(options.data_dir)) is not None:
             names, source = from_file, f"{options.data_dir}/classes.txt"
         else:
             return [str(k) for k in range(int(labels.max()) + 1)]

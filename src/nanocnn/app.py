@@ -26,9 +26,8 @@ import numpy as np
 from nanocnn._optional import require
 from nanocnn.errors import BlankImageError, DataError
 from nanocnn.images import ImageSource, open_image
-from nanocnn.layers import Conv2D, ReLU
+from nanocnn.layers import Conv2D, ReLU, Sequential
 from nanocnn.layers.activations import softmax
-from nanocnn.model import Sequential
 from nanocnn.saliency import saliency_map
 from nanocnn.tasks import Task
 from nanocnn.tasks.classification import TOP_CLASSES, ClassificationTask, class_names

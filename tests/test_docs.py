@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from nanocnn.io import FORMATS
 from nanocnn.layers import LAYER_TYPES
+from nanocnn.optim import OPTIMIZERS
 from nanocnn.tasks import TASKS
+from nanocnn.training import SCHEDULES
 
 DOCS = Path(__file__).parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -20,8 +23,10 @@ def python_blocks(page: Path) -> list[str]:
 
 @pytest.fixture
 def registry():
-    """A page may register layers or define tasks; both registries are restored afterwards."""
-    saved = [(registry, dict(registry)) for registry in (LAYER_TYPES, TASKS)]
+    """A page may register layers, tasks, optimizers, schedules or file formats; every
+    registry is restored afterwards."""
+    registries = (LAYER_TYPES, TASKS, OPTIMIZERS, SCHEDULES, FORMATS)
+    saved = [(registry, dict(registry)) for registry in registries]
     yield
     for registry, entries in saved:
         registry.clear()
@@ -40,6 +45,16 @@ def test_the_tasks_page_adds_a_task_in_one_file(tmp_path, monkeypatch, registry,
     assert "dots" in TASKS
     out = capsys.readouterr().out
     assert "dots.png: " in out and "test accuracy" in out
+
+
+def test_the_architecture_page_adds_a_layer_an_optimizer_a_format_and_a_task(
+    tmp_path, monkeypatch, registry, capsys
+):
+    """Each of the four is one change in one place, and the rest of the house knows it."""
+    run_page("architecture.md", 5, tmp_path, monkeypatch)
+    assert {"Swish", "stripes", "signsgd", ".json"} <= {*LAYER_TYPES, *TASKS, *OPTIMIZERS, *FORMATS}
+    assert (tmp_path / "stripes.json").read_bytes().startswith(b'{"header"')
+    assert "test accuracy" in capsys.readouterr().out
 
 
 def test_the_resnet_page_runs(tmp_path, monkeypatch, capsys):

@@ -171,3 +171,14 @@ def container_row(layer: Container, out: np.ndarray, name: str, depth: int) -> S
     count = sum(value.size for value in layer.params.values())
     row_name = "  " * depth + f"{name}: {type(layer).__name__}"
     return (row_name, str(out.shape[1:]), f"{count:,}" if count else "")
+
+
+def summary_table(rows: list[SummaryRow], total: int) -> str:
+    """``Sequential.summary``'s table: a header, the ``rows``, the ``total`` parameters."""
+    width = max(len(row[0]) for row in rows)
+    lines = [f"{'layer':<{width}}  {'output shape':<16} {'params':>10}"]
+    lines.append("-" * len(lines[0]))
+    lines += [f"{name:<{width}}  {shape:<16} {count:>10}" for name, shape, count in rows]
+    lines.append("-" * len(lines[0]))
+    lines.append(f"total parameters: {total:,}")
+    return "\n".join(lines)

@@ -1,10 +1,18 @@
-"""What a model takes as input, and the one-hot gradient that picks some of its outputs."""
+"""What a model takes as input, and the gradient of its outputs with respect to it."""
 
 from __future__ import annotations
 
+import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from nanocnn.layers.state import detached
+
+if TYPE_CHECKING:
+    from nanocnn.layers.sequential import Sequential
+    from nanocnn.losses import Loss
 
 
 def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:
@@ -48,3 +56,24 @@ def select_outputs(out: np.ndarray, target: int | np.ndarray | None) -> np.ndarr
     dout = np.zeros_like(rows)
     dout[np.arange(len(rows)), chosen] = 1.0
     return dout.reshape(out.shape)
+
+
+def input_gradient(
+    model: Sequential, x: np.ndarray, target: int | np.ndarray | None, loss: Loss | None
+) -> np.ndarray:
+    """``model.input_gradient(x, target, loss)``: computed on a detached copy of ``model``
+    (:func:`nanocnn.layers.state.detached`), in inference mode with ``keep=True``."""
+    x = as_input(x, model.dtype)
+    copied = detached(model)
+    out = copied.forward(x, training=False, keep=True)
+    if loss is not None:
+        if target is None:
+            raise ValueError("input_gradient() with a loss needs the target of that loss")
+        loss = copy.copy(loss)
+        loss.forward(out, np.asarray(target))
+        dout = loss.backward()
+    else:
+        dout = select_outputs(out, target)
+    dx = copied.backward(dout)
+    assert dx is not None  # input_grad=True
+    return dx if dx.flags.writeable else dx.copy()  # a layer may return a read-only view

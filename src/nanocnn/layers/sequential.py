@@ -11,7 +11,6 @@ arguments), so the file alone rebuilds the model: ``nanocnn.save(model, path)`` 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any, overload
 
@@ -27,8 +26,9 @@ from nanocnn.layers.container import (
     container_row,
     forward_layer,
     summary_rows,
+    summary_table,
 )
-from nanocnn.layers.inputs import as_input, select_outputs
+from nanocnn.layers.inputs import as_input, input_gradient
 from nanocnn.layers.pool import MaxPool2D
 from nanocnn.layers.registry import build_layer, layer_spec, register_layer
 from nanocnn.layers.state import IncompatibleKeys, detached, load_state
@@ -206,20 +206,7 @@ class Sequential(Container):
         ``loss.forward(model(x), target)``, a mean over the batch. Returns x's shape, in the
         model's dtype.
         """
-        x = as_input(x, self.dtype)
-        model = detached(self)
-        out = model.forward(x, training=False, keep=True)
-        if loss is not None:
-            if target is None:
-                raise ValueError("input_gradient() with a loss needs the target of that loss")
-            loss = copy.copy(loss)
-            loss.forward(out, np.asarray(target))
-            dout = loss.backward()
-        else:
-            dout = select_outputs(out, target)
-        dx = model.backward(dout)
-        assert dx is not None  # input_grad=True
-        return dx if dx.flags.writeable else dx.copy()  # a layer may return a read-only view
+        return input_gradient(self, x, target, loss)
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(dotted name, parameter, gradient) for every trainable array, for the optimizers."""
@@ -291,14 +278,7 @@ class Sequential(Container):
         for name, layer in model.children():
             layer_rows, x = summary_rows(layer, x, name, depth=0)
             rows += layer_rows
-        total = sum(param.size for _, param, _ in self.parameters())
-        width = max(len(row[0]) for row in rows)
-        lines = [f"{'layer':<{width}}  {'output shape':<16} {'params':>10}"]
-        lines.append("-" * len(lines[0]))
-        lines += [f"{name:<{width}}  {shape:<16} {count:>10}" for name, shape, count in rows]
-        lines.append("-" * len(lines[0]))
-        lines.append(f"total parameters: {total:,}")
-        return "\n".join(lines)
+        return summary_table(rows, sum(param.size for _, param, _ in self.parameters()))
 
     def summary_rows(
         self, x: np.ndarray, name: str, depth: int

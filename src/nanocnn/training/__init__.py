@@ -2,6 +2,7 @@
 
 from nanocnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint, StopOnNonFinite
 from nanocnn.training.checkpoint import StateCheckpoint
+from nanocnn.training.fit import fit
 from nanocnn.training.history import History
 from nanocnn.training.metrics import Accuracy, BinaryAccuracy, MeanAbsoluteError, Metric
 from nanocnn.training.progress_logger import ProgressLogger
@@ -13,7 +14,7 @@ from nanocnn.training.schedules import (
     StepLR,
 )
 from nanocnn.training.split import split_indices
-from nanocnn.training.trainer import Trainer, fit
+from nanocnn.training.trainer import Trainer
 
 __all__ = [
     "SCHEDULES",

@@ -3,47 +3,33 @@
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), seed=0)
     history = trainer.fit(x, y, epochs=5, validation_split=0.1)
 
-Data rules (the same for ``Sequential.predict``, see :func:`nanocnn.layers.inputs.as_input`):
-``x`` must hold floating-point values (NCHW images, or (N, features)); it is converted to the
-model's dtype (float32) in one explicit copy if needed. Integer images (uint8) are refused:
-scale them first (``x.astype(np.float32) / 255``). NaN or inf in ``x`` or ``y`` is refused;
-shapes are checked by the first layer. The targets ``y`` follow the loss's rule
-(``Loss.check_target``): integer labels (N,) for ``SoftmaxCrossEntropy``, numbers (bools too)
-otherwise, converted to the model's dtype.
-
-The figure logged beside the loss is ``metric`` (:mod:`nanocnn.training.metrics`: a task gives
-its own), by default the loss's usual one: accuracy for classifiers, the MAE otherwise.
-
-A loss that becomes NaN or infinite, or weights that do, stop training with a
-``NonFiniteLossError`` naming the epoch and batch (and the learning rate, the usual cause),
-before anything non-finite reaches a checkpoint.
-
-Stored samples need not be the model's input: ``inputs`` converts each drawn batch (e.g.
-uint8 images to normalised floats), so a large data set stays small in memory; ``augment``
-then changes the training batches at random.
+Data rules (those of ``Sequential.predict``, :func:`nanocnn.layers.inputs.as_input`): ``x``
+holds floating-point values (NCHW images, or (N, features)), converted to the model's dtype;
+integer images (uint8) are refused: scale them first, or give ``inputs``, which converts each
+drawn batch of stored samples (e.g. uint8 pictures to normalised floats), so a large data set
+stays small in memory. NaN or inf is refused. The targets ``y`` follow the loss's rule
+(``Loss.check_target``). ``augment`` changes the training batches at random. The figure logged
+beside the loss is ``metric`` (:mod:`.metrics`; a task gives its own), by default the loss's
+usual one: accuracy for classifiers, the MAE otherwise.
 
 Everything random (shuffling, augmentation, the validation split, every random layer such as
-``Dropout``) comes from generators seeded by ``seed``; with the same seed on the same machine
+``Dropout``) comes from generators seeded by ``seed``: with the same seed on the same machine
 two runs give bit-identical weights, and a run resumed from a checkpoint ends exactly where an
 uninterrupted one does.
 
 The trainer's parts are callbacks run around the user's ``callbacks``: the progress display
-(``progress``: a bar or a line per epoch, :class:`ProgressLogger`), the watch for non-finite
-weights (:class:`StopOnNonFinite`) and, with ``checkpoint=path``, the whole training state
-saved there after every epoch (:class:`StateCheckpoint`); ``load_checkpoint`` restores it.
-
-The last batch of an epoch is dropped when it holds a single sample (``drop_last=None``, the
-default): BatchNorm cannot normalise one sample, and one sample's step is mostly noise.
-``drop_last=True`` drops any incomplete last batch, ``False`` none.
+(``progress``: :class:`ProgressLogger`), the watch that stops a run whose loss or weights
+become NaN or infinite, naming the epoch, batch and learning rate, before a checkpoint saves
+them (:class:`StopOnNonFinite`), and with ``checkpoint=path`` the whole training state saved
+there after every epoch (:class:`StateCheckpoint`; ``load_checkpoint`` restores it). The last
+batch of an epoch is dropped when it holds one sample (``drop_last=None``): BatchNorm cannot
+normalise one sample; ``drop_last=True`` drops any incomplete last batch, ``False`` none.
 
 One process or many, the loop is the same: ``workers`` (:class:`nanocnn.parallel.Workers`, by
-default the one rank of this process) are the ranks of the run. With several (an ``mpiexec``
-job) each rank runs its share of every global batch of ``batch_size``, the gradients are summed
-by one reduction per step, and random draws and BatchNorm statistics are those of the global
-batch, so the run is the 1-process run up to float summation order (see
-:mod:`nanocnn.parallel.data_parallel`). Rank 0 alone prints and writes files; an incomplete
-last batch with fewer samples than ranks is dropped. ``check_weights=N`` compares the ranks'
-weights by checksum every N steps (a debugging aid).
+default this process alone) are the ranks of the run. With several (an ``mpiexec`` job), each
+runs its share of every global batch of ``batch_size`` and the run is the 1-process run up to
+float summation order (:mod:`nanocnn.parallel.data_parallel`); rank 0 alone prints and writes;
+``check_weights=N`` compares the ranks' weights every N steps (a debugging aid).
 """
 
 from __future__ import annotations
@@ -67,7 +53,8 @@ from nanocnn.optim import Optimizer
 from nanocnn.parallel import DataParallel, ShardedDraws, Workers
 from nanocnn.progress import Style
 from nanocnn.training.callbacks import Callback, StopOnNonFinite
-from nanocnn.training.checkpoint import StateCheckpoint, restore_training_state, training_state
+from nanocnn.training.checkpoint import StateCheckpoint, restore_training_state
+from nanocnn.training.evaluation import evaluate
 from nanocnn.training.history import History
 from nanocnn.training.metrics import Metric, default_metric
 from nanocnn.training.progress_logger import ProgressLogger
@@ -163,6 +150,10 @@ class Trainer:
                     f"{type(callback).__name__} monitors a validation figure: pass "
                     f"validation_data or validation_split"
                 )
+        if len(samples) == 0:
+            raise ValueError(
+                f"validation_split={validation_split} of {len(x)} samples leaves none to train on"
+            )
         self.epochs, self.epoch_samples = epochs, len(samples)
         self.epoch_batches = len(self._batch_starts(len(samples)))
         self.total_steps = epochs * self.epoch_batches
@@ -267,25 +258,10 @@ class Trainer:
         )
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> dict[str, float]:
-        """Mean loss and metric over ``x`` in inference mode (each rank its share, the sums
-        added up), with the metric's report (a regression's RMSE and R²)."""
-        count, y_all = len(x), y
-        rows = self.workers.rows(count)
-        x, y = x[rows], y[rows]
-        totals = np.zeros(2)
-        predictions = []
-        for begin in range(0, len(x), batch_size):
-            xb, yb = self._input(x[begin : begin + batch_size]), y[begin : begin + batch_size]
-            pred = self.model.forward(xb, training=False)
-            totals += self.loss_fn.forward(pred, yb) * len(xb), self.metric(pred, yb)
-            if self.metric.gathers:
-                predictions.append(pred.reshape(len(yb), -1))
-        loss_sum, metric_sum = self.workers.sum(totals)
-        figures = {"loss": loss_sum / count, self.metric.name: metric_sum / count}
-        if self.metric.gathers:  # every prediction, in order, on every rank
-            gathered = [p for part in self.workers.gather(predictions) for p in part]
-            figures.update(self.metric.report(np.concatenate(gathered), y_all))
-        return figures
+        """Mean loss and metric over ``x`` in inference mode (see :func:`.evaluation.evaluate`:
+        each rank its share, the sums added up), with the metric's report."""
+        return evaluate(self.model, self.loss_fn, self.metric, x, y,
+                        self._input, self.workers, batch_size)  # fmt: skip
 
     def _input(self, samples: np.ndarray) -> np.ndarray:
         """The model's input for a batch of stored samples (see ``inputs``)."""
@@ -307,10 +283,6 @@ class Trainer:
             self._input(x[:1])
         return x, self.loss_fn.check_target(y, self.model.dtype)
 
-    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """(arrays, JSON-able state) describing the whole training state."""
-        return training_state(self)
-
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write the training state to ``path`` now, atomically (old file intact on a crash)."""
         return StateCheckpoint(path).save(self)
@@ -326,24 +298,3 @@ class Trainer:
         """Restore the training state read from a checkpoint (``source`` names it in errors)."""
         restore_training_state(self, arrays, state, source)
         self.saved_epoch = self.epoch
-
-
-def fit(
-    model: Sequential,
-    loss_fn: Loss,
-    optimizer: Optimizer,
-    x: np.ndarray,
-    y: np.ndarray,
-    epochs: int,
-    batch_size: int = 64,
-    *,
-    validation_data: Pair | None = None,
-    validation_split: float = 0.0,
-    **options: Any,
-) -> History:
-    """Train ``model`` in one call: ``Trainer(model, loss_fn, optimizer, batch_size=...,
-    **options).fit(x, y, epochs, ...)``; see :class:`Trainer` for the options."""
-    trainer = Trainer(model, loss_fn, optimizer, batch_size=batch_size, **options)
-    return trainer.fit(
-        x, y, epochs, validation_data=validation_data, validation_split=validation_split
-    )

@@ -99,12 +99,12 @@ def load_mnist(
     Downloads try ``mirrors`` (base URLs, or a single one) in order; only a file whose checksum
     matches is kept, written atomically. The decompressed content of every file downloaded or
     found in 2.-4. must have the SHA-256 in ``checksums`` (file name -> hex digest; a name
-    left out is not checked); the files of 1. are yours and are not. Every file gets the structural checks: images (N, H, W) uint8, labels
-    (N,) uint8, one label per image, train and test images of one size, test labels among the
-    training classes. A part left out of ``parts`` is returned as empty arrays
-    (0, 1, H, W) and (0,). ``normalize=True`` returns ``(x - MEAN) / STD`` (MNIST's
-    statistics) instead of ``x``, still float32. Raises ``DataError`` naming the file on any
-    missing, corrupt or inconsistent file.
+    left out is not checked); the files of 1. are yours and are not. Every file gets the
+    structural checks: images (N, H, W) uint8, labels (N,) uint8, one label per image, train
+    and test images of one size, test labels among the training classes. A part left out of
+    ``parts`` is returned as empty arrays (0, 1, H, W) and (0,). ``normalize=True`` returns
+    ``(x - MEAN) / STD`` (MNIST's statistics) instead of ``x``, still float32. Raises
+    ``DataError`` naming the file on any missing, corrupt or inconsistent file.
     """
     if isinstance(mirrors, str):  # one URL, not a sequence of one-letter mirrors
         mirrors = (mirrors,)

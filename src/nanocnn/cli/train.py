@@ -15,7 +15,8 @@ from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
 
-from nanocnn.cli.arguments import positive_float, positive_int
+from nanocnn import augment
+from nanocnn.cli.arguments import augmentation, duration, positive_float, positive_int
 from nanocnn.optim import OPTIMIZERS
 from nanocnn.presets import PRESETS
 from nanocnn.tasks import TASKS, Option
@@ -75,16 +76,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument(
         "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="random changes of the training pictures, as suits the task: small shifts, "
-        "rotations and scaling for digits; crops, mirroring and brightness for pictures "
-        "and faces (default: the model's recipe; on for cnn)",
+        nargs="?",
+        const="auto",
+        type=augmentation,
+        metavar="NAMES",
+        help="random changes of the training pictures: alone, the task's choice for the data "
+        "(the digits' rotations for MNIST-like digits; shifts and brightness for pictures; "
+        "flips, shifts and rotations for faces); or the ones named, comma-separated, from "
+        f"{', '.join(augment.STEPS)}, e.g. --augment flip,shift (default: the model's recipe)",
+    )
+    parser.add_argument(
+        "--no-augment", dest="augment", action="store_const", const="none", help="no augmentation"
+    )
+    parser.add_argument(
+        "--time",
+        type=duration,
+        metavar="DURATION",
+        help="a training budget (90s, 10m, 1h30m): the learning-rate schedule spans it and "
+        "training stops when it is spent (default: a number of epochs)",
     )
     parser.add_argument(
         "--val-split", type=float, help="held-out fraction (default: the task's; 1/12 digits)"
     )
     parser.add_argument(
-        "--patience", type=int, default=0, help="early stopping patience in epochs (0: off)"
+        "--patience",
+        type=int,
+        help="stop when the validation loss has not improved for this many epochs, keeping "
+        "the best epoch's weights (0: never; default: the model's recipe)",
     )
     parser.add_argument("--limit", type=positive_int, help="use only this many images")
     parser.add_argument(

@@ -25,7 +25,13 @@ from nanocnn.augment import Augment
 from nanocnn.errors import NonFiniteLossError
 from nanocnn.inputs import Inputs, input_converter
 from nanocnn.io import load
-from nanocnn.job.options import RECIPE, TrainOptions, recorded_options, resume_command
+from nanocnn.job.options import (
+    RECIPE,
+    TIMED_EPOCHS,
+    TrainOptions,
+    recorded_options,
+    resume_command,
+)
 from nanocnn.job.run_folder import RunFolder, option_flag
 from nanocnn.layers import Sequential
 from nanocnn.losses import Loss
@@ -35,6 +41,7 @@ from nanocnn.presets import PRESETS, build
 from nanocnn.tasks import TASKS, Task, get_task
 from nanocnn.tasks.base import Pair
 from nanocnn.training import SCHEDULES, Callback, EarlyStopping, ModelCheckpoint, Trainer
+from nanocnn.training.budget import TimeBudget
 from nanocnn.training.metrics import Metric
 from nanocnn.training.split import held_out_count
 
@@ -48,19 +55,14 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     name = options.model or task.default_model
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
-    recipe = {**asdict(PRESETS[name]), **task.recipes.get(name, {})}
     val_split = task.val_split if options.val_split is None else options.val_split
     if not 0.0 < val_split < 1.0:
         raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
-    # each recipe choice as given, else the preset's (or the task's change of it)
-    chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
-              for key in RECIPE}  # fmt: skip
-    given, options = options, replace(options, **chosen)
-    root = workers.is_root
-    chosen_run = RunFolder.choose(options.out, name, options.resume) if root else None
+    chosen_run = RunFolder.choose(options.out, name, options.resume) if workers.is_root else None
     # rank 0's choice, which may be a new runs/<name>-N
     run = RunFolder(workers.broadcast(None if chosen_run is None else chosen_run.path))
     data = task.load(options.for_task(workers))
+    given, options = options, resolve_recipe(options, task.recipe(name, data), name)
     count = len(data.train[0])
     if data.validation is None:
         held = held_out_count(count, val_split)
@@ -76,22 +78,43 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     trainer = make_trainer(
         model, task.loss(options.for_task()), options, run, recorded,
         monitor=task.monitor,
-        augment=task.augment(data) if options.augment else None,
+        augment=task.augment(data, augment_names(options.augment)),
         inputs=input_converter(model.metadata),
         metric=task.metric(model.metadata),
         workers=workers,
     )  # fmt: skip
     start = time.perf_counter()
-    run_training(trainer, run, given, data.train, chosen["epochs"], data.validation, val_split)
+    run_training(trainer, run, given, data.train, recorded["epochs"], data.validation, val_split)
     seconds = time.perf_counter() - start
 
     report: dict[str, Any] = {}
-    if root:
+    if workers.is_root:
         report = task.evaluate(load(run.model_file), data.test, run.path)
         details = {"train_images": len(data.train[0]), "workers": workers.size, **recorded}
         run.record(report, trainer, seconds, **details)
         print(f"{task.format_report(report)}\n{run.footer(report)}")
     return workers.broadcast(report)
+
+
+def resolve_recipe(options: TrainOptions, changes: dict[str, Any], name: str) -> TrainOptions:
+    """``options`` with each recipe choice as given, else the preset ``name``'s, with the
+    task's ``changes`` for its data; a time budget without ``--epochs`` runs until it is spent."""
+    recipe = {**asdict(PRESETS[name]), **changes}
+    if isinstance(recipe["augment"], bool):  # a preset's: with the task's augmentation or none
+        recipe["augment"] = "auto" if recipe["augment"] else "none"
+    if options.time is not None:
+        recipe["epochs"] = TIMED_EPOCHS
+    chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
+              for key in RECIPE}  # fmt: skip
+    return replace(options, **chosen)
+
+
+def augment_names(augment: str | None) -> str | None:
+    """The augmentation names ``--augment`` gave for ``Task.augment``: None for the task's
+    own choice ("auto"), "" for none."""
+    if augment in (None, "auto"):
+        return None
+    return "" if augment == "none" else augment
 
 
 def make_trainer(
@@ -202,6 +225,8 @@ def make_callbacks(
     """The best-model file and early stopping (both judging by ``monitor``) and the
     learning-rate schedule (:data:`nanocnn.training.SCHEDULES`)."""
     callbacks: list[Callback] = [ModelCheckpoint(run.model_file, monitor=monitor)]
+    if options.time is not None:  # first: the schedule anneals over what it estimates
+        callbacks.insert(0, TimeBudget(options.time))
     name = options.schedule or "cosine"
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")

@@ -80,8 +80,10 @@ class Images(ClassificationTask):
             ),
         )
 
-    def augment(self, data: TaskData) -> Augment | None:
-        return augment.natural(data.metadata["image_size"])
+    def default_augment(self, data: TaskData) -> Augment | None:
+        """Small shifts and brightness changes; no flips unless named (``--augment
+        flip,shift,brightness``): a mirrored picture is not always of the same class."""
+        return augment.named("shift,brightness", data.metadata["image_size"])
 
     def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
         """The test pictures of ``data_dir``: its test/ folder, or the share of each class

@@ -177,13 +177,15 @@ def test_the_run_folder_says_where_the_last_good_state_is(tmp_path: Path) -> Non
     assert np.isfinite(nc.load(run.model_file)[0].params["weight"]).all()
 
 
-def start_training(out: Path, *arguments: str) -> subprocess.Popen:
-    """``nanocnn train`` on a LeNet and a small MNIST subset, in a subprocess."""
+def start_training(out: Path, *arguments: str, session: bool = False) -> subprocess.Popen:
+    """``nanocnn train`` on a LeNet and a small MNIST subset, in a subprocess (in a session of
+    its own if ``session``, as a shell's job is: a terminal's signals go to its whole group)."""
     command = [sys.executable, "-m", "nanocnn.cli", "train", "--model", "lenet", "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [*command, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        [*command, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, start_new_session=session,
+    )  # fmt: skip
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -194,14 +196,18 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None
         time.sleep(0.02)
 
 
-def test_ctrl_c_saves_and_says_how_to_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_kill_or_hangup_saves_and_says_how_to_resume(stop: int, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT), ``kill`` or ``timeout`` (SIGTERM) and a closed terminal (SIGHUP) all
+    end a run the same way: the checkpoint whole, the command to resume said, no temporary
+    file left, and the exit status 128 + the signal's number, as a shell reports it."""
     out = tmp_path / "run"
     process = start_training(out, "--limit", "1200", "--epochs", "20")
     wait_for((out / "checkpoint.npz").exists, process)
     time.sleep(0.3)  # inside a later epoch
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == 128 + stop, stderr
     assert "Traceback" not in stderr
     epoch = load_arrays(out / "checkpoint.npz")[1]["epoch"]  # a whole, readable checkpoint
     command = f"nanocnn train --resume --out {out} --model lenet --epochs 20 --limit 1200"

@@ -12,8 +12,10 @@ defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what 
     nanocnn app       [--model PATH] [--port N] [--host ADDR]
 
 Bad arguments and bad files end in one line on stderr and exit status 2, never a traceback
-(``nanocnn --debug ...`` shows it). Heavy imports happen inside ``run``, so ``--help`` is quick.
-Pillow's own warnings about odd files are silenced (the error line says what is wrong).
+(``nanocnn --debug ...`` shows it). Ctrl-C ends a command with status 130; ``nanocnn train``
+ends on SIGTERM or SIGHUP as on Ctrl-C, with status 128 + the signal (143, 129). Heavy
+imports happen inside ``run``, so ``--help`` is quick. Pillow's own warnings about odd files
+are silenced (the error line says what is wrong).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from nanocnn import __version__
 from nanocnn.cli import app, evaluate, export, gradcheck, predict, summary, train
 from nanocnn.errors import NanocnnError
+from nanocnn.interrupts import exit_status
 
 COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app]
 
@@ -39,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = one_line_warning
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM and SIGHUP for train
+        return exit_status(interrupt)
     except (NanocnnError, OSError, ValueError, ImportError) as error:
         if args.debug:
             raise

@@ -4,7 +4,8 @@ test set. The options every task shares come from ``TrainOptions``; each task ad
 
 ``--workers N`` trains data-parallel on this machine: it runs the same command under the
 installed MPI's ``mpiexec -n N``. Started by an ``mpiexec`` of one's own (a cluster), each
-rank finds the world size itself, and an error on any rank ends the whole job.
+rank finds the world size itself, and an error on any rank ends the whole job. SIGTERM and
+SIGHUP stop a run as Ctrl-C does (:mod:`nanocnn.interrupts`).
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def default(option: Option) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nanocnn.interrupts import interrupt, on_stop_signals
     from nanocnn.job import TrainOptions, option_words, train
     from nanocnn.parallel import Workers, launch, world_size
 
@@ -161,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers and args.workers > 1 and ranks == 1:
         words = shlex.split(" ".join(option_words(options)))
         return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
-    workers = Workers.from_environment()
-    with workers.abort_on_error("nanocnn train", traceback=args.debug):
-        train(options, workers)
+    with on_stop_signals(interrupt):  # kill and hangup: as Ctrl-C does
+        workers = Workers.from_environment()
+        with workers.abort_on_error("nanocnn train", traceback=args.debug):
+            train(options, workers)
     return 0

@@ -1,7 +1,8 @@
 """Atomic file writes: a crash at any moment leaves either the old file or the new one.
 
 The content goes to a temporary file in the same folder, is flushed to disk, renamed over the
-target, then the folder itself is flushed so that the rename survives a power cut. The
+target, then the folder itself is flushed so that the rename survives a power cut. Ctrl-C,
+SIGTERM and SIGHUP wait until that is done (:func:`nanocnn.interrupts.held_back`). The
 temporary file is named ``.<name>.<pid>.<random>``: one a killed process left behind is never
 read, and the next write to the same path deletes it (those of processes still running are
 left alone).
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from nanocnn.interrupts import held_back
+
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Create ``path``'s folder if needed and replace ``path`` by what ``write(file)`` writes
@@ -24,17 +27,20 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with held_back():  # Ctrl-C or kill: once the file is written, or the temporary deleted
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", dir=path.parent
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        _fsync_directory(path.parent)
     return path
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanocnn.errors import ModelFileError
+from nanocnn.interrupts import held_back
 from nanocnn.io import save_checkpoint
 from nanocnn.training.callbacks import Callback
 from nanocnn.training.history import History
@@ -98,7 +99,8 @@ class StateCheckpoint(Callback):
 
     def save(self, trainer: Trainer) -> Path:
         """Write ``trainer``'s state now (rank 0; the others note the epoch); the path."""
-        if trainer.workers.is_root:
-            save_checkpoint(self.path, *training_state(trainer))
-        trainer.saved_epoch = trainer.epoch
+        with held_back():  # an interrupt comes after both: the file and the epoch noted agree
+            if trainer.workers.is_root:
+                save_checkpoint(self.path, *training_state(trainer))
+            trainer.saved_epoch = trainer.epoch
         return self.path

@@ -1,12 +1,15 @@
 """Stopping a run: Ctrl-C, SIGTERM and SIGHUP raise the same ``Interrupted`` with exit status
 128 + the signal; a write finishes before the interrupt comes (the checkpoint and the epoch
-said agree, no temporary file is left). Real runs stopped by signals are in
-test_reproducibility."""
+said agree, no temporary file is left); the ``--workers`` launcher passes the signal on and
+kills processes that do not stop. Real runs stopped by signals are in test_reproducibility
+(one process) and test_distributed (``--workers 2``)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from nanocnn.io import write_atomically
 from nanocnn.io.arrays import load_arrays
 from nanocnn.training import Trainer
 from nanocnn.training import checkpoint as checkpoints
+
+launching = importlib.import_module("nanocnn.parallel.launch")  # the module, not its launch()
 
 
 def test_every_stop_signal_is_a_keyboard_interrupt_with_its_exit_status() -> None:
@@ -68,3 +73,30 @@ def test_the_epoch_said_is_the_one_the_checkpoint_holds(
         trainer.checkpoint.save(trainer)
     assert trainer.saved_epoch == 3 == load_arrays(tmp_path / "checkpoint.npz")[1]["epoch"]
     assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+def test_the_launcher_passes_a_signal_on_and_kills_what_does_not_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ``mpiexec`` that ignores SIGTERM (a stand-in, no MPI needed): the launcher passes the
+    signal on, kills it (and what it started) ``KILL_AFTER`` seconds later, and ends with
+    status 128 + the signal."""
+    mpiexec = tmp_path / "mpiexec"
+    mpiexec.write_text("#!/bin/sh\ntrap '' TERM\necho started\nsleep 60\necho not killed\n")
+    mpiexec.chmod(0o755)
+    monkeypatch.setattr(launching, "mpiexec", lambda: str(mpiexec))
+    monkeypatch.setattr(launching, "KILL_AFTER", 1.0)
+    unhandled = signal.getsignal(signal.SIGTERM)
+
+    def terminate_once_handled() -> None:
+        while signal.getsignal(signal.SIGTERM) == unhandled:  # the launcher is not listening yet
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_once_handled, daemon=True).start()
+    start = time.monotonic()
+    assert launching.launch(2, ["train"]) == 143
+    assert time.monotonic() - start < 20
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1:] == ["started"]
+    assert err == "nanocnn: the workers did not stop within 1 s: killing them\n"

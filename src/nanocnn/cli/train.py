@@ -4,14 +4,15 @@ test set. The options every task shares come from ``TrainOptions``; each task ad
 
 ``--workers N`` trains data-parallel on this machine: it runs the same command under the
 installed MPI's ``mpiexec -n N``. Started by an ``mpiexec`` of one's own (a cluster), each
-rank finds the world size itself, and an error on any rank ends the whole job. SIGTERM and
-SIGHUP stop a run as Ctrl-C does (:mod:`nanocnn.interrupts`).
+rank finds the world size itself, and an error on any rank ends the whole job, said once by
+rank 0. SIGTERM and SIGHUP stop a run as Ctrl-C does (:mod:`nanocnn.interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import warnings
 from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
@@ -163,8 +164,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers and args.workers > 1 and ranks == 1:
         words = shlex.split(" ".join(option_words(options)))
         return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
-    with on_stop_signals(interrupt):  # kill and hangup: as Ctrl-C does
+    with on_stop_signals(interrupt), warnings.catch_warnings():  # kill: as Ctrl-C does
         workers = Workers.from_environment()
+        if not workers.is_root:
+            warnings.simplefilter("ignore")  # rank 0 alone speaks
         with workers.abort_on_error("nanocnn train", traceback=args.debug):
             train(options, workers)
     return 0

@@ -4,6 +4,7 @@ arguments) and exit status 2, never a traceback."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import nanocnn as nc
 from nanocnn.cli import main
 from nanocnn.presets import build
+from nanocnn.tasks import TASKS
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -127,6 +129,36 @@ def test_resuming_with_other_options_names_them(tmp_path: Path, capsys) -> None:
     assert saved == {path.name: path.read_bytes() for path in out.iterdir()}
     status, _ = run_main([*start, "--resume"], capsys)
     assert status == 0
+
+
+@pytest.fixture
+def no_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if any task loads its data."""
+
+    def load(*args: object) -> None:
+        raise AssertionError("the data was loaded")
+
+    for task in TASKS.values():
+        monkeypatch.setattr(type(task), "load", load)
+
+
+@pytest.mark.parametrize("problem", ["Not a directory", "No space left on device"])
+def test_a_run_folder_that_cannot_be_written_is_refused_before_the_data_loads(
+    problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_data: None, capsys
+) -> None:
+    """``--out`` under a file, or on a full disk: one line, before any data is loaded."""
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "run"
+    if problem == "No space left on device":
+        out = tmp_path / "run"
+
+        def fsync(descriptor: int) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "fsync", fsync)
+    status, lines = run_main(["train", "--limit", "50", "--out", str(out)], capsys)
+    assert status == 2
+    assert lines == [f"nanocnn train: error: {out}: cannot write the run folder ({problem})"]
 
 
 @pytest.mark.parametrize("case", ["evaluate random bytes", "predict not an image", "epochs 0"])

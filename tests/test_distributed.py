@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from test_reproducibility import start_training, wait_for
 
+import nanocnn.parallel
 from nanocnn.cli import main
 from nanocnn.datasets.shapes import make_synthetic_folder
 from nanocnn.io.arrays import load_arrays
@@ -62,6 +63,30 @@ def test_workers_without_mpi_is_one_line_saying_how_to_install_it(
     assert err == (
         "nanocnn train: error: --workers needs MPI: pip install 'nanocnn[mpi]' (mpi4py and MPICH)\n"
     )
+
+
+def test_what_can_be_checked_is_refused_before_any_worker_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch smaller than the workers, a run folder that cannot be written, other option
+    errors: one line each, before ``mpiexec`` starts a single rank."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(nanocnn.parallel, "launch", lambda workers, words: started.append(words))
+    (tmp_path / "file").write_text("")
+    cases = {
+        "--workers 64 --batch-size 32": "the batch of 32 is smaller than the 64 workers: each "
+        "needs a share of every batch (--batch-size 64 or more)",
+        "--workers 2 --out {t}/file/run": f"{tmp_path}/file/run: cannot write the run folder "
+        "(Not a directory)",
+        "--workers 2 --val-split 1.5": "--val-split must be between 0 and 1, got 1.5",
+        "--workers 2 --image-size 16": "--image-size is not an option of the digits task",
+        "--workers 2 --resume": "--resume needs --out",
+    }
+    for arguments, problem in cases.items():
+        assert main(["train", *arguments.format(t=tmp_path).split()]) == 2, arguments
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("nanocnn train: error: ") and problem in err, err
+    assert started == []
 
 
 def run_script(mode: str, out: Path, ranks: int) -> dict[str, np.ndarray]:

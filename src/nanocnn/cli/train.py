@@ -2,10 +2,11 @@
 test set. The options every task shares come from ``TrainOptions``; each task adds its own
 (``Task.options``), and an option given to a task that lacks it is refused by name.
 
-``--workers N`` trains data-parallel on this machine: it runs the same command under the
-installed MPI's ``mpiexec -n N``. Started by an ``mpiexec`` of one's own (a cluster), each
-rank finds the world size itself, and an error on any rank ends the whole job, said once by
-rank 0. SIGTERM and SIGHUP stop a run as Ctrl-C does (:mod:`nanocnn.interrupts`).
+``--workers N`` trains data-parallel on this machine: it checks what can be checked without
+the data and chooses the run folder, then runs the same command (with that ``--out``) under
+the installed MPI's ``mpiexec -n N``. Started by an ``mpiexec`` of one's own (a cluster),
+each rank finds the world size itself, and an error on any rank ends the whole job, said
+once by rank 0. SIGTERM and SIGHUP stop a run as Ctrl-C does (:mod:`nanocnn.interrupts`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import shlex
 import warnings
 from collections import defaultdict
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from nanocnn import augment
@@ -150,8 +151,8 @@ def default(option: Option) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nanocnn.interrupts import interrupt, on_stop_signals
-    from nanocnn.job import TrainOptions, option_words, train
-    from nanocnn.parallel import Workers, launch, world_size
+    from nanocnn.job import RunFolder, TrainOptions, option_words, plan_run, train
+    from nanocnn.parallel import Workers, launch, mpiexec, world_size
 
     common = {field.name for field in fields(TrainOptions)} - {"task_options"}
     given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
@@ -162,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers and ranks > 1 and args.workers != ranks:
         raise ValueError(f"--workers {args.workers}, but mpiexec started {ranks} ranks")
     if args.workers and args.workers > 1 and ranks == 1:
-        words = shlex.split(" ".join(option_words(options)))
+        mpiexec()  # MPI is there, or one line says how to install it, before anything else
+        model = plan_run(options, args.workers).model  # refused before any rank starts...
+        run = RunFolder.choose(options.out, model, options.resume)  # ...as is this folder
+        words = shlex.split(" ".join(option_words(replace(options, out=run.path))))
         return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
     with on_stop_signals(interrupt), warnings.catch_warnings():  # kill: as Ctrl-C does
         workers = Workers.from_environment()

@@ -13,6 +13,7 @@ the options it was started with (recorded in the model's metadata, so in every c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import sys
@@ -22,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanocnn import plots
-from nanocnn.io import read_checkpoint
+from nanocnn.io import read_checkpoint, write_atomically
 from nanocnn.job.options import option_flag
 
 if TYPE_CHECKING:
     from nanocnn.training import Trainer
+
+PROBE = ".writable"  # the file that shows a run folder can be written (RunFolder.check_writable)
+PROBE_BYTES = 4096  # a block: a full disk refuses it
 
 
 class RunExistsError(FileExistsError):
@@ -44,25 +48,38 @@ class RunFolder:
     @classmethod
     def choose(cls, out: Path | None, name: str, resume: bool) -> RunFolder:
         """``out``, else the first free of ``runs/<name>``, ``runs/<name>-2``... An ``out``
-        that already holds a run is refused unless resuming, and resuming needs one."""
-        if out is not None:
-            run = cls(out)
-            if resume and not run.checkpoint_file.exists():
-                raise FileNotFoundError(f"{run.checkpoint_file}: no checkpoint to resume from")
-            if run.taken() and not resume:
-                raise RunExistsError(
-                    f"{out} already holds a run: pass --resume to continue it, "
-                    f"or choose another folder with --out"
-                )
-            return run
-        if resume:
+        that already holds a run is refused unless resuming, and resuming needs one, as is
+        a folder that cannot be written (:meth:`check_writable`)."""
+        if out is None and resume:
             raise ValueError("--resume needs --out: the run folder to continue")
-        base = Path("runs") / name
-        path, number = base, 1
-        while path.exists() and any(path.iterdir()):
-            number += 1
-            path = base.with_name(f"{base.name}-{number}")
-        return cls(path)
+        run = cls(out if out is not None else free_folder(Path("runs") / name))
+        if resume and not run.checkpoint_file.exists():
+            raise FileNotFoundError(f"{run.checkpoint_file}: no checkpoint to resume from")
+        if run.taken() and not resume:
+            raise RunExistsError(
+                f"{out} already holds a run: pass --resume to continue it, "
+                f"or choose another folder with --out"
+            )
+        run.check_writable()
+        return run
+
+    def check_writable(self) -> None:
+        """Create the folder and a probe file in it, then remove what was created: a folder
+        that cannot be written (read-only, a full disk, a file in its way) is refused, with
+        an OSError naming it, before any data is loaded, and a run that fails before it
+        trains leaves no empty folder behind."""
+        created = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
+        probe = self.path / PROBE
+        try:
+            write_atomically(probe, lambda file: file.write(bytes(PROBE_BYTES)))
+            probe.unlink()
+        except OSError as error:
+            cause = error.strerror or str(error)
+            raise OSError(f"{self.path}: cannot write the run folder ({cause})") from error
+        finally:
+            for folder in created:  # the deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     def taken(self) -> bool:
         return self.model_file.exists() or self.checkpoint_file.exists()
@@ -112,6 +129,15 @@ class RunFolder:
             f"{training['peak_memory_mb']:.0f} MiB\n"
             f"run folder: {self.path} (model.npz, history, metrics.json, plots)"
         )
+
+
+def free_folder(base: Path) -> Path:
+    """``base``, else the first of ``base-2``, ``base-3``... that is missing or empty."""
+    path, number = base, 1
+    while path.exists() and any(path.iterdir()):
+        number += 1
+        path = base.with_name(f"{base.name}-{number}")
+    return path
 
 
 def peak_memory_mb() -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nanocnn.augment import Augment
@@ -50,14 +50,8 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     """Train a preset on the task's data into a run folder, over ``workers`` (the ranks of
     the run: by default this process alone); returns the final test report."""
     workers = Workers() if workers is None else workers
-    task = get_task(options.task)
-    options = replace(options, task_options=task_options(task, options.task_options))
-    name = options.model or task.default_model
-    if name not in PRESETS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
-    val_split = task.val_split if options.val_split is None else options.val_split
-    if not 0.0 < val_split < 1.0:
-        raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
+    plan = plan_run(options, workers.size)
+    task, name, options, val_split = plan.task, plan.model, plan.options, plan.val_split
     chosen_run = RunFolder.choose(options.out, name, options.resume) if workers.is_root else None
     # rank 0's choice, which may be a new runs/<name>-N
     run = RunFolder(workers.broadcast(None if chosen_run is None else chosen_run.path))
@@ -94,6 +88,37 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
         run.record(report, trainer, seconds, **details)
         print(f"{task.format_report(report)}\n{run.footer(report)}")
     return workers.broadcast(report)
+
+
+@dataclass
+class RunPlan:
+    """What is known of a run before its data is loaded."""
+
+    task: Task
+    model: str  # the preset's name
+    options: TrainOptions  # as given, with every option of the task
+    val_split: float  # of the training data, when the data has no validation set
+
+
+def plan_run(options: TrainOptions, workers: int = 1) -> RunPlan:
+    """Check what can be checked of ``options`` without the data, for a run over ``workers``
+    ranks: the task's options, the model, the validation split, a given batch too small to
+    share among the workers. ``train`` does it before loading anything, and ``nanocnn train
+    --workers`` before it starts a rank (with ``RunFolder.choose``)."""
+    task = get_task(options.task)
+    options = replace(options, task_options=task_options(task, options.task_options))
+    name = options.model or task.default_model
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    val_split = task.val_split if options.val_split is None else options.val_split
+    if not 0.0 < val_split < 1.0:
+        raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
+    if options.batch_size is not None and options.batch_size < workers:
+        raise ValueError(
+            f"the batch of {options.batch_size} is smaller than the {workers} workers: each "
+            f"needs a share of every batch (--batch-size {workers} or more)"
+        )
+    return RunPlan(task, name, options, val_split)
 
 
 def resolve_recipe(options: TrainOptions, changes: dict[str, Any], name: str) -> TrainOptions:

@@ -12,10 +12,6 @@ from nanocnn.parallel import Workers
 from nanocnn.progress import Style
 from nanocnn.tasks import TaskOptions
 
-# what a preset's recipe chooses (nanocnn.presets.Preset), unless an option says otherwise
-RECIPE = ("epochs", "lr", "batch_size", "augment", "optimizer", "schedule", "weight_decay",
-          "label_smoothing", "patience")  # fmt: skip
-TIMED_EPOCHS = 100_000  # the epochs of a run on a time budget: the budget ends it
 # where and how, not what is trained
 NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
 

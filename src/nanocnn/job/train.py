@@ -18,20 +18,15 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from nanocnn.augment import Augment
 from nanocnn.errors import NonFiniteLossError
 from nanocnn.inputs import Inputs, input_converter
 from nanocnn.io import load
-from nanocnn.job.options import (
-    RECIPE,
-    TIMED_EPOCHS,
-    TrainOptions,
-    recorded_options,
-    resume_command,
-)
+from nanocnn.job.options import TrainOptions, recorded_options, resume_command
+from nanocnn.job.recipe import augment_names, resolve_recipe
 from nanocnn.job.run_folder import RunFolder, option_flag
 from nanocnn.layers import Sequential
 from nanocnn.losses import Loss
@@ -62,7 +57,7 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     # rank 0's choice, which may be a new runs/<name>-N
     run = RunFolder(workers.broadcast(None if chosen_run is None else chosen_run.path))
     data = task.load(options.for_task(workers))
-    given, options = options, resolve_recipe(options, task.recipe(name, data), name)
+    given, options = options, resolve_recipe(options, task, name, data, val_split)
     count = len(data.train[0])
     if data.validation is None:
         held = held_out_count(count, val_split)
@@ -90,31 +85,19 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     report: dict[str, Any] = {}
     if workers.is_root:
         report = task.evaluate(load(run.model_file), data.test, run.path)
-        details = {"train_images": len(data.train[0]), "workers": workers.size, **recorded}
+        details = {"train_images": len(data.train[0]), "workers": workers.size, **recorded,
+                   **selection(trainer)}  # fmt: skip
         run.record(report, trainer, seconds, **details)
         print(f"{task.format_report(report)}\n{run.footer(report)}")
     return workers.broadcast(report)
 
 
-def resolve_recipe(options: TrainOptions, changes: dict[str, Any], name: str) -> TrainOptions:
-    """``options`` with each recipe choice as given, else the preset ``name``'s, with the
-    task's ``changes`` for its data; a time budget without ``--epochs`` runs until it is spent."""
-    recipe = {**asdict(PRESETS[name]), **changes}
-    if isinstance(recipe["augment"], bool):  # a preset's: with the task's augmentation or none
-        recipe["augment"] = "auto" if recipe["augment"] else "none"
-    if options.time is not None:
-        recipe["epochs"] = TIMED_EPOCHS
-    chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
-              for key in RECIPE}  # fmt: skip
-    return replace(options, **chosen)
-
-
-def augment_names(augment: str | None) -> str | None:
-    """The augmentation names ``--augment`` gave for ``Task.augment``: None for the task's
-    own choice ("auto"), "" for none."""
-    if augment in (None, "auto"):
-        return None
-    return "" if augment == "none" else augment
+def selection(trainer: Trainer) -> dict[str, Any]:
+    """Which epoch's weights the run keeps (the best by the monitored figure) and whether
+    early stopping ended it, for the report."""
+    best = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)).tracker
+    stopped = any(isinstance(c, EarlyStopping) and c.wait >= c.patience for c in trainer.callbacks)
+    return {"best_epoch": best.best_epoch, "monitor": best.monitor, "stopped_early": stopped}
 
 
 def make_trainer(

@@ -67,6 +67,7 @@ class TaskData:
     validation: Pair | None  # a fixed validation set (an image folder's val/), or None
     metadata: dict[str, Any]  # input_shape, classes, normalisation... saved with the model
     description: str  # what the samples are, after their count: "MNIST images"
+    tuned: bool = False  # whether the presets' recipes were tuned on this data (MNIST)
 
 
 TASKS: dict[str, Task] = {}  # every task, by name: filled as their classes are defined

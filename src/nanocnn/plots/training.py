@@ -50,3 +50,21 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path) -> Pa
     fig.suptitle("Training history")
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_lr_find(
+    lrs: Sequence[float], losses: Sequence[float], suggestion: float, path: str | Path
+) -> Path:
+    """The learning-rate range test: the smoothed loss against the learning rate (log scale),
+    with the suggested rate marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    ax.plot(lrs, losses)
+    ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggested {suggestion:.1e}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title("Learning-rate range test")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)

@@ -24,10 +24,20 @@ import warnings
 from collections.abc import Sequence
 
 from nanocnn import __version__
-from nanocnn.cli import app, evaluate, export, gradcheck, lr_find, predict, summary, train
+from nanocnn.cli import (
+    app,
+    evaluate,
+    export,
+    gradcheck,
+    lr_find,
+    predict,
+    summary,
+    train,
+    tune,
+)
 from nanocnn.errors import NanocnnError
 
-COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app, lr_find]
+COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app, lr_find, tune]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

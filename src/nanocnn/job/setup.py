@@ -46,6 +46,13 @@ class Setup:
         self.options = resolve_recipe(self.given, self.task, self.name, self.data, self.val_split)
         return self.data
 
+    def reuse(self, name: str, given: TrainOptions) -> Setup:
+        """This run's task and loaded data with the preset ``name`` and the options ``given``,
+        the recipe fitted to the data again (a tuning trial)."""
+        data = self._data()
+        options = resolve_recipe(given, self.task, name, data, self.val_split)
+        return Setup(self.task, name, given, self.val_split, options, data)
+
     def model(self) -> Sequential:
         """The preset built for the data, with fresh weights from the seed and the metadata
         a model file of this run carries (its recorded options among them)."""

@@ -16,8 +16,9 @@ from nanocnn.layers import AvgPool2D, Conv2D, Dense, Layer, MaxPool2D, Residual
 
 
 def short(value: float) -> str:
-    """A number as the text shows it: four significant digits, a true minus sign."""
-    return f"{value:.4g}".replace("-", "−")
+    """A number as the text shows it: four significant digits, a true minus sign (none for a
+    negative zero)."""
+    return f"{value + 0.0:.4g}".replace("-", "−")
 
 
 def exact(value: float) -> str:

@@ -16,6 +16,7 @@ from nanocnn.app.columns import Pick
 from nanocnn.app.heatmaps import grid_shape, heat, outlined, png_uri
 from nanocnn.app.markup import cell, label, short, table
 from nanocnn.explain import (
+    Column,
     ConvNeuron,
     DenseNeuron,
     Neuron,
@@ -24,9 +25,7 @@ from nanocnn.explain import (
     Trace,
     explain_neuron,
 )
-from nanocnn.explain.trace import Column
-from nanocnn.layers import Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
-from nanocnn.layers.batchnorm import BatchNorm1D, BatchNorm2D
+from nanocnn.layers import BatchNorm1D, BatchNorm2D, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
 
 HINT = "Click a number in a map above (a pixel of a map, or a unit) to see how it is computed."
 SHOWN_CHANNELS = 8  # a convolution's input channels shown in full; the sums of all are listed

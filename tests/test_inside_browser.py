@@ -46,6 +46,7 @@ def shoot(page: Any, name: str, section: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / name, full_page=True)
     if os.environ.get("NANOCNN_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(exist_ok=True)
         page.locator(section).screenshot(path=DOCS_IMAGES / name)
 
 

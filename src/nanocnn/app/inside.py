@@ -1,8 +1,9 @@
 """The "Look inside" section of the page: the network the app serves, forward and backward,
 on the current input, and one clicked neuron's arithmetic.
 
-``look`` and ``neuron`` compute what the section shows for the page's input value and its
-controls (plain functions, testable without a browser); ``inside_section`` builds the
+``look`` and ``neuron`` compute what the section shows for the model's input (as
+``reading.prepared`` makes it of the page's value) and the section's controls: plain
+functions, testable without a browser. ``inside_section`` builds the
 section: an accordion with the direction (forward, or backward from a chosen score), for a
 network with skip connections a switch that takes them out, the columns
 (:mod:`.columns`), the clicked neuron (:mod:`.neuron_view`) and, in backward mode for such a

@@ -16,7 +16,7 @@ from nanocnn.app.training_view import training_section
 from nanocnn.model import Sequential
 from nanocnn.tasks import Task
 from nanocnn.tasks.classification import TOP_CLASSES, ClassificationTask
-from nanocnn.training.snapshots import History
+from nanocnn.training.snapshots import SnapshotHistory
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -70,7 +70,7 @@ look inside it.
 """
 
 
-def build_app(model: Sequential, task: Task, snapshots: History | None = None) -> gr.Blocks:
+def build_app(model: Sequential, task: Task, snapshots: SnapshotHistory | None = None) -> gr.Blocks:
     """The page: a canvas to draw on (with a Clear button) or a picture to upload, the answer
     (the top classes, or a regression's value), the pictures of what the network saw, and
     the sections "Look inside" and (from ``snapshots``) its training. It predicts on every
@@ -173,7 +173,7 @@ def launch(
     port: int = 7860,
     *,
     block: bool = True,
-    snapshots: History | None = None,
+    snapshots: SnapshotHistory | None = None,
 ) -> gr.Blocks:
     """Serve the page for ``model`` of ``task`` (with the training ``snapshots`` of its run,
     if any) at http://host:port (no share link, no analytics). With ``block=False`` it

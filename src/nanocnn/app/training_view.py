@@ -18,7 +18,7 @@ from nanocnn.app.columns import runs, shown_size, stats
 from nanocnn.app.heatmaps import heat_uri, picture_uri, tiles
 from nanocnn.app.markup import short
 from nanocnn.app.reading import as_picture
-from nanocnn.training.snapshots import SNAPSHOTS_FILE, History, read_snapshots
+from nanocnn.training.snapshots import SNAPSHOTS_FILE, SnapshotHistory, read_snapshots
 
 NO_SNAPSHOTS = f"""\
 No `{SNAPSHOTS_FILE}` beside this model, so there is no record of its training to show. A
@@ -28,13 +28,13 @@ convolution's filters and its maps of one training input, after every epoch.
 """
 
 
-def snapshots_beside(model_file: Path) -> History | None:
+def snapshots_beside(model_file: Path) -> SnapshotHistory | None:
     """The snapshots in the file beside ``model_file``, or None if there is none."""
     path = model_file.with_name(SNAPSHOTS_FILE)
     return read_snapshots(path) if path.exists() else None
 
 
-def epoch_html(history: History, epoch: int) -> str:
+def epoch_html(history: SnapshotHistory, epoch: int) -> str:
     """The filters and maps after ``epoch`` (the last snapshot at or before it)."""
     row = history.at(epoch)
     filters, maps = history.filters[row], history.maps[row]  # (O, C, kh, kw), (O, H, W)
@@ -73,7 +73,7 @@ def epoch_html(history: History, epoch: int) -> str:
     )
 
 
-def training_section(gr: Any, history: History | None, style: str) -> None:
+def training_section(gr: Any, history: SnapshotHistory | None, style: str) -> None:
     """The section of the page: a slider over the epochs and the filters and maps it picks,
     or a note saying how to record them."""
     with gr.Accordion("Training, epoch by epoch: how the filters formed", open=False,

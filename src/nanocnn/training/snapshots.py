@@ -42,7 +42,7 @@ KEYS = ("epochs", "filters", "maps", "sample", "layer")
 
 
 @dataclass(frozen=True)
-class History:
+class SnapshotHistory:
     """What a snapshots file holds (see the module docstring for the shapes)."""
 
     epochs: np.ndarray
@@ -99,7 +99,7 @@ class Snapshots(Callback):
         write_atomically(self.path, lambda file: np.savez(file, allow_pickle=False, **arrays))
 
 
-def read_snapshots(path: str | os.PathLike) -> History:
+def read_snapshots(path: str | os.PathLike) -> SnapshotHistory:
     """The snapshots in the file ``path``; ``ModelFileError`` if it is not one."""
     try:
         with np.load(path, allow_pickle=False) as file:
@@ -109,7 +109,7 @@ def read_snapshots(path: str | os.PathLike) -> History:
     count = len(arrays["epochs"])
     if not (len(arrays["filters"]) == len(arrays["maps"]) == count > 0):
         raise ModelFileError(f"{path}: its arrays do not hold one snapshot per epoch")
-    return History(
+    return SnapshotHistory(
         epochs=arrays["epochs"],
         filters=arrays["filters"],
         maps=arrays["maps"].astype(np.float32),

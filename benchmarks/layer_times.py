@@ -2,9 +2,10 @@
 type (forward and backward apart), for a preset on MNIST-sized batches of 64.
 
 Every leaf layer's ``forward`` and ``backward`` are wrapped with a timer, then the trainer's
-step runs (``fast_forward``, the loss, ``fast_backward``, an SGD step) for ``--steps`` steps
-after a warm-up. What no layer accounts for (the loss, the optimizer, the residual sums and the
-containers' own work) is the "other" row. One thread or many: set OPENBLAS_NUM_THREADS.
+step runs (``Trainer.train_step``: ``fast_forward``, the loss, ``fast_backward``, an SGD
+step) for ``--steps`` steps after a warm-up. What no layer accounts for (the loss, the
+optimizer, the residual sums and the containers' own work) is the "other" row. One thread
+or many: set OPENBLAS_NUM_THREADS.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import nanocnn as nc
 from benchmarks.networks import NETWORKS
 from nanocnn import presets
+from nanocnn.training import Trainer
 
 Timings = collections.defaultdict[tuple[str, str], float]
 
@@ -44,16 +46,14 @@ def layer_times(network: str, steps: int, batch: int = 64) -> tuple[dict, float]
         kind = type(layer).__name__
         layer.forward = timed(layer.forward, (kind, "forward"), totals)  # type: ignore[method-assign]
         layer.backward = timed(layer.backward, (kind, "backward"), totals)  # type: ignore[method-assign]
-    loss = nc.SoftmaxCrossEntropy()
     optimizer = nc.SGD(model.parameters(), 0.01, momentum=0.9, nesterov=True)
+    trainer = Trainer(model, nc.SoftmaxCrossEntropy(), optimizer, progress="off")
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
 
     def step() -> None:
-        loss.forward(model.fast_forward(x, training=True), y)
-        model.fast_backward(loss.backward(), input_grad=False)
-        optimizer.step()
+        trainer.train_step(x, y)
 
     for _ in range(3):
         step()

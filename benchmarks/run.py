@@ -30,7 +30,7 @@ from benchmarks.quiet import QuietWaiter
 from benchmarks.report import markdown, summarize
 from benchmarks.torch_reference import TORCH_VERSION, torch_available
 from nanocnn import presets
-from nanocnn.training.launch import mpiexec
+from nanocnn.parallel.launch import mpiexec
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"

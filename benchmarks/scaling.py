@@ -32,10 +32,10 @@ import numpy as np
 import nanocnn as nc
 from benchmarks.quiet import QuietWaiter
 from nanocnn import augment, presets
-from nanocnn.tasks.base import input_converter
+from nanocnn.inputs import input_converter
+from nanocnn.parallel import MPIWorkers, Workers
+from nanocnn.parallel.launch import mpiexec
 from nanocnn.training.callbacks import Callback
-from nanocnn.training.distributed import Workers
-from nanocnn.training.launch import mpiexec
 from nanocnn.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ CONFIGS: dict[str, tuple[str, tuple[int, int, int], int, int, str | None, bool]]
 }
 
 
-class Timed(Workers):
+class Timed(MPIWorkers):
     """Workers whose sums are timed: the gradient buffer's apart from BatchNorm's."""
 
     def __init__(self, comm: Any) -> None:
@@ -98,7 +98,7 @@ def measure(name: str) -> dict[str, Any] | None:
     figures."""
     preset, shape, images, batch, augmentation, batchnorm = CONFIGS[name]
     workers = None
-    if (base := Workers.from_environment()) is not None:
+    if isinstance(base := Workers.from_environment(), MPIWorkers):
         workers = Timed(base.comm)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(images, *shape), dtype=np.uint8)

@@ -28,49 +28,34 @@ from benchmarks.naive import NaiveNetwork
 from benchmarks.networks import NETWORKS
 from nanocnn import presets
 from nanocnn.datasets import load_mnist
-from nanocnn.training.distributed import DataParallel, Workers
+from nanocnn.parallel import Workers
+from nanocnn.training import Trainer
 
 IMPLEMENTATIONS = ("nanocnn", "workers", "torch", "naive")
 
 
 class NanocnnRunner:
-    """Training steps and inference with nanocnn: SoftmaxCrossEntropy and Adam(lr=1e-3)."""
+    """Training steps as the trainer runs them (``Trainer.train_step``: SoftmaxCrossEntropy,
+    Adam(lr=1e-3), the fast order of ReLU after MaxPool) over ``workers``: this process, or
+    the ranks of ``mpiexec`` (each its share of the batch, one ``Allreduce`` of the
+    gradients, BatchNorm's statistics summed over the ranks); inference as ``predict`` runs
+    it."""
 
-    def __init__(self, model: nc.Sequential) -> None:
-        self.model, self.loss = model, nc.SoftmaxCrossEntropy()
-        self.optimizer = nc.Adam(model.parameters(), lr=1e-3)
+    def __init__(self, model: nc.Sequential, workers: Workers | None = None) -> None:
+        self.model = model
+        optimizer = nc.Adam(model.parameters(), lr=1e-3)
+        self.trainer = Trainer(
+            model, nc.SoftmaxCrossEntropy(), optimizer, progress="off", workers=workers
+        )
+        self.workers = self.trainer.workers
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        """One step as the trainer runs it (the fast order: ReLU after MaxPool)."""
-        self.loss.forward(self.model.fast_forward(x, training=True), y)
-        self.model.fast_backward(self.loss.backward(), input_grad=False)
-        self.optimizer.step()
+        mine = self.trainer.parallel.my_rows(np.arange(len(x)))  # noted for the draws
+        self.trainer.train_step(x[mine], y[mine], len(x))
 
     def infer(self, x: np.ndarray) -> None:
         """Inference as ``predict`` runs it (the fast order, in chunks)."""
         self.model.fast_forward(x)
-
-
-class WorkersRunner(NanocnnRunner):
-    """The same step data-parallel over the ranks of ``mpiexec``, as the trainer runs it: each
-    rank its share of the batch, the loss gradient scaled by the share, one ``Allreduce`` of
-    the gradients, BatchNorm's statistics summed over the ranks."""
-
-    def __init__(self, model: nc.Sequential, workers: Workers) -> None:
-        super().__init__(model)
-        self.workers = workers
-        random_layers = [layer for layer in model.modules() if hasattr(layer, "rng")]
-        rng = np.random.default_rng(0)
-        self.parallel = DataParallel(workers, model, self.optimizer, rng, random_layers)
-        self.steps = 0
-
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        mine = self.parallel.my_rows(np.arange(len(x)))  # noted for the dropout masks' draws
-        self.loss.forward(self.model.fast_forward(x[mine], training=True), y[mine])
-        self.model.fast_backward(self.loss.backward() * (len(mine) / len(x)), input_grad=False)
-        self.parallel.sum_step(0.0, 0.0)
-        self.optimizer.step()
-        self.steps += 1
 
     def agree(self, go_on: bool) -> bool:
         """Rank 0's decision, so that every rank runs the same number of steps."""
@@ -143,7 +128,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers | None) -> dict:
+def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers) -> dict:
     """Run the measurements of one implementation on one network (``workers``: the ranks
     of the ``workers`` implementation)."""
     model = presets.build(network, seed=args.seed)
@@ -158,9 +143,9 @@ def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers 
 
     runner: NanocnnRunner | TorchRunner
     if impl == "workers":
-        if workers is None:
+        if workers.size == 1:
             raise SystemExit("the workers implementation runs under mpiexec -n 2 (or more)")
-        runner = WorkersRunner(model, workers)
+        runner = NanocnnRunner(model, workers)
     elif impl == "nanocnn":
         runner = NanocnnRunner(model)
     else:
@@ -172,9 +157,10 @@ def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers 
         picked = order[(i % batches) * args.batch :][: args.batch]
         runner.train_step(x[picked], y[picked])
 
-    if isinstance(runner, WorkersRunner):
+    if impl == "workers":
+        assert isinstance(runner, NanocnnRunner)
         images_per_s = rate(train, args.batch, args.seconds, args.chunk, runner.agree)
-        runner.workers.check_same_weights(model, runner.steps)  # the ranks trained as one
+        workers.check_same_weights(model, runner.trainer.step)  # the ranks trained as one
         return {"train_images_per_s": images_per_s, "peak_rss_mb": peak_rss_mb(), "data": source}
     result: dict[str, Any] = {
         "train_images_per_s": rate(train, args.batch, args.seconds, args.chunk)
@@ -202,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workers = Workers.from_environment()
     result = measure(args.impl, args.network, args, workers)
-    if workers is None or workers.is_root:
+    if workers.is_root:
         print(json.dumps(result))
 
 

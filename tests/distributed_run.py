@@ -22,7 +22,7 @@ import nanocnn as nc
 from nanocnn import augment
 from nanocnn.datasets import load_image_folder, load_images
 from nanocnn.datasets.shapes import make_synthetic_folder
-from nanocnn.training.distributed import Workers, sharing_the_loading
+from nanocnn.parallel import Workers
 from nanocnn.training.schedules import CosineLR
 from nanocnn.training.trainer import Trainer
 
@@ -46,7 +46,7 @@ def every_random_cnn(seed: int = 0) -> nc.Sequential:
     )  # fmt: skip
 
 
-def one_step(workers: Workers | None) -> dict[str, np.ndarray]:
+def one_step(workers: Workers) -> dict[str, np.ndarray]:
     x, y = digits_like(15)
     model = every_random_cnn().astype(np.float64)
     trainer = Trainer(
@@ -59,7 +59,7 @@ def one_step(workers: Workers | None) -> dict[str, np.ndarray]:
     return arrays
 
 
-def short_run(workers: Workers | None, fail: bool = False) -> dict[str, np.ndarray]:
+def short_run(workers: Workers, fail: bool = False) -> dict[str, np.ndarray]:
     x, y = digits_like(300)
     model = every_random_cnn()
     steps = 0
@@ -67,7 +67,7 @@ def short_run(workers: Workers | None, fail: bool = False) -> dict[str, np.ndarr
     def augment_or_fail(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         nonlocal steps
         steps += 1
-        if fail and steps == 2 and workers is not None and workers.rank == 1:
+        if fail and steps == 2 and workers.rank == 1:
             raise MemoryError("out of memory in the test")
         return augment.digits()(batch, rng)
 
@@ -80,16 +80,15 @@ def short_run(workers: Workers | None, fail: bool = False) -> dict[str, np.ndarr
     return {"history": np.array(json.dumps(history.rows))}
 
 
-def picture_folder(workers: Workers | None, root: str) -> dict[str, np.ndarray]:
-    if workers is None or workers.is_root:
+def picture_folder(workers: Workers, root: str) -> dict[str, np.ndarray]:
+    if workers.is_root:
         make_synthetic_folder(root, per_class=15, broken=3)
-    if workers is not None:
-        workers.broadcast(None)  # the folder is written
+    workers.broadcast(None)  # the folder is written
     files = sorted(str(path) for path in Path(root).rglob("*.*"))
-    with sharing_the_loading(workers), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the broken files
-        folder = load_image_folder(root, 16, progress="off")
-        loaded = load_images(files, 16, 3, progress="off")
+        folder = load_image_folder(root, 16, progress="off", workers=workers)
+        loaded = load_images(files, 16, 3, progress="off", workers=workers)
     return {
         "x_train": folder.x_train, "y_train": folder.y_train, "x_test": folder.x_test,
         "y_test": folder.y_test, "test_files": np.array([str(f) for f in folder.test_files]),
@@ -102,12 +101,11 @@ if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     workers = Workers.from_environment()
     if mode == "fail":
-        assert workers is not None
         with workers.abort_on_error("distributed_run"):
             short_run(workers, fail=True)
     if mode == "folder":
         arrays = picture_folder(workers, out + ".folder")
     else:
         arrays = {"step": one_step, "run": short_run}[mode](workers)
-    if workers is None or workers.is_root:
+    if workers.is_root:
         np.savez(out, **arrays)

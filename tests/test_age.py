@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nanocnn as nc
 from nanocnn import L1Loss, load
 from nanocnn.cli import main
 from nanocnn.datasets import load_utkface, make_synthetic_utkface
+from nanocnn.job import TrainOptions, resume_command, train
 from nanocnn.optim import Adam
 from nanocnn.presets import build
 from nanocnn.tasks import age
 from nanocnn.tasks.age import Age, estimate_ages
-from nanocnn.training import EarlyStopping, fit
-from nanocnn.training.job import TrainOptions, resume_command, train
+from nanocnn.training import EarlyStopping, MeanAbsoluteError, fit
 
 pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")
@@ -66,7 +67,7 @@ def test_regression_learns_age_from_synthetic_faces(faces, tmp_path, capsys):
 
 
 def test_fit_and_early_stopping_work_on_standardised_ages(faces):
-    """fit() trains a regression unchanged; with target_scale = std its MAE is in years, so
+    """fit() trains a regression unchanged; with the MAE scaled by std it is in years, so
     EarlyStopping can watch val_mae (for L1, exactly std times val_loss)."""
     data = load_utkface(faces, 8, limit=120)
     mean, std = data.y_train.mean(), data.y_train.std()
@@ -75,7 +76,7 @@ def test_fit_and_early_stopping_work_on_standardised_ages(faces):
     history = fit(
         model, L1Loss(), Adam(model.parameters()), data.x_train, (data.y_train - mean) / std,
         epochs=5, validation_data=(data.x_val, (data.y_val - mean) / std),
-        callbacks=[stopper], progress="off", target_scale=float(std),
+        callbacks=[stopper], progress="off", metric=MeanAbsoluteError(scale=float(std)),
     )  # fmt: skip
     assert len(history) == 2
     assert np.allclose(history["val_mae"], np.multiply(history["val_loss"], std), rtol=1e-4)
@@ -117,7 +118,7 @@ def test_predict_on_a_digits_model_still_classifies(tmp_path, capsys):
 
     model = build("lenet")
     model.metadata.update(task="digits", input_shape=[1, 28, 28])
-    model.save(tmp_path / "digits.npz")
+    nc.save(model, tmp_path / "digits.npz")
     image = Image.new("L", (100, 100), 255)
     ImageDraw.Draw(image).line([(50, 15), (50, 85)], fill=0, width=8)
     image.save(tmp_path / "one.png")

@@ -24,9 +24,9 @@ from nanocnn.cli import build_parser
 from nanocnn.cli.app import BUNDLED_MODEL
 from nanocnn.datasets import load_mnist
 from nanocnn.explain import first_conv_maps
+from nanocnn.io import load
+from nanocnn.layers import Sequential
 from nanocnn.layers.activations import softmax
-from nanocnn.model import Sequential
-from nanocnn.persistence import load_model as load
 from nanocnn.preprocess import preprocess_digit
 from nanocnn.presets import build
 from nanocnn.tasks import TASKS, task_of

@@ -21,11 +21,12 @@ from nanocnn.app.training_view import epoch_html, snapshots_beside
 from nanocnn.cli import main
 from nanocnn.cli.app import BUNDLED_MODEL
 from nanocnn.datasets import make_synthetic_folder
+from nanocnn.io import load, save
+from nanocnn.layers import Sequential
 from nanocnn.layers.activations import softmax
+from nanocnn.layers.state import detached
 from nanocnn.losses import SoftmaxCrossEntropy
-from nanocnn.model import Sequential
 from nanocnn.optim import Adam
-from nanocnn.persistence import load_model
 from nanocnn.preprocess import preprocess_digit
 from nanocnn.presets import build
 from nanocnn.tasks import task_of
@@ -95,7 +96,7 @@ def attr(node: Node, name: str) -> float:
 
 @pytest.fixture(scope="module")
 def model() -> Sequential:
-    return load_model(BUNDLED_MODEL)
+    return load(BUNDLED_MODEL)
 
 
 def check_maps(column: Node, values: np.ndarray, kind: str = "map") -> None:
@@ -212,7 +213,7 @@ def test_a_pictures_model_trained_from_the_command_line_opens_in_the_view(
     argv = ["train", "--task", "images", "--data-dir", str(folder), "--epochs", "1"]
     with pytest.warns(UserWarning, match="skipped 2 entries"):  # a hidden and a text file
         assert main([*argv, "--out", str(out)]) == 0
-    trained = load_model(out / "model.npz")
+    trained = load(out / "model.npz")
     task = task_of(trained)
     x = task.prepare(trained, shape_picture())[np.newaxis]
     columns, _ = look(trained, task, x, BACKWARD, score=1)
@@ -242,7 +243,7 @@ def test_a_resnet_opens_in_the_view_with_and_without_its_skips(picture_model) ->
     assert sorted(row.attrs["data-layer"] for row in rows) == sorted(convs)
     bodies = Sequential(*(getattr(layer, "body", layer) for layer in resnet))  # no skips
     for place, network in enumerate((resnet, bodies)):
-        copy = network._detached()  # backward from the score of class 2, the model's way
+        copy = detached(network)  # backward from the score of class 2, the model's way
         copy.forward(x, training=False, keep=True)
         copy.backward(np.eye(3, dtype=np.float32)[[2]])
         norms = {name.removesuffix(".weight"): np.linalg.norm(grad)
@@ -277,7 +278,7 @@ def test_the_training_view_shows_the_epoch_the_slider_picks(tmp_path: Path) -> N
     lenet = build("lenet")
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
-    lenet.save(tmp_path / "model.npz")
+    save(lenet, tmp_path / "model.npz")
     callback = Snapshots(tmp_path / SNAPSHOTS_FILE, x[0])
     fit(lenet, SoftmaxCrossEntropy(), Adam(lenet.parameters(), 1e-2), x, y, epochs=2,
         callbacks=[callback], progress="off")  # fmt: skip

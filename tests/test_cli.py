@@ -68,7 +68,7 @@ def test_an_existing_run_is_not_overwritten(trained_run, capsys):
 
 
 def test_default_run_folders_are_numbered(tmp_path, monkeypatch):
-    from nanocnn.training.run_folder import RunFolder
+    from nanocnn.job.run_folder import RunFolder
 
     monkeypatch.chdir(tmp_path)
     assert RunFolder.choose(None, "mlp", resume=False).path == Path("runs/mlp")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nanocnn as nc
 from nanocnn.cli import main
 from nanocnn.presets import build
 
@@ -24,9 +25,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("files")
     model = build("lenet")
     model.metadata.update(task="digits", input_shape=[1, 28, 28])
-    model.save(folder / "digits.npz")
+    nc.save(model, folder / "digits.npz")
     model.metadata["task"] = "faces"
-    model.save(folder / "faces.npz")
+    nc.save(model, folder / "faces.npz")
     (folder / "random.npz").write_bytes(np.random.default_rng(0).bytes(3000))
     (folder / "cut.npz").write_bytes((folder / "digits.npz").read_bytes()[:5000])
     np.savez(folder / "plain.npz", weight=np.zeros(3))
@@ -142,7 +143,7 @@ def test_as_a_separate_process(case: str, files: Path) -> None:
 def test_a_model_saved_from_python_without_a_task_says_what_to_set(tmp_path, capsys) -> None:
     """A model trained in Python and saved without metadata: the commands that need its task
     say in one line which metadata to set; summary still shows its layers."""
-    build("lenet").save(tmp_path / "bare.npz")
+    nc.save(build("lenet"), tmp_path / "bare.npz")
     Image.new("L", (40, 40), 255).save(tmp_path / "a.png")
     for argv in (
         ["predict", "bare.npz", "a.png"],

@@ -7,7 +7,7 @@ import pytest
 import nanocnn as nc
 from nanocnn import losses
 from nanocnn.cli import main
-from nanocnn.cli.gradcheck import DENSE_GRID, LAYER_GRID, LOSS_GRID, LOSSES
+from nanocnn.gradcheck import DENSE_GRID, LAYER_GRID, LOSS_GRID, LOSSES
 from nanocnn.layers import LAYER_TYPES
 
 

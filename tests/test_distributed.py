@@ -23,8 +23,8 @@ import pytest
 from test_reproducibility import start_training, wait_for
 
 from nanocnn.cli import main
-from nanocnn.serialization import load_arrays
-from nanocnn.training.distributed import BatchShare, ShardedDraws
+from nanocnn.io.arrays import load_arrays
+from nanocnn.parallel.data_parallel import BatchShare, ShardedDraws
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 SCRIPT = Path(__file__).with_name("distributed_run.py")

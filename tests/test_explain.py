@@ -21,9 +21,8 @@ from nanocnn.explain import (
     skipless_name,
     without_skips,
 )
-from nanocnn.layers import AvgPool2D, Conv2D, Dense, Flatten, ReLU, Residual
+from nanocnn.layers import AvgPool2D, Conv2D, Dense, Flatten, ReLU, Residual, Sequential
 from nanocnn.losses import SoftmaxCrossEntropy
-from nanocnn.model import Sequential
 from nanocnn.presets import build
 
 

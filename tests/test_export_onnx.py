@@ -159,7 +159,7 @@ def test_the_export_command_writes_onnx_for_every_preset(
     onnx, ort, tmp_path: Path, capsys, name: str
 ) -> None:
     model = presets.build(name, PRESET_INPUTS[name])  # no input shape in its metadata
-    model.save(tmp_path / "model.npz")
+    nc.save(model, tmp_path / "model.npz")
     shape = ",".join(map(str, PRESET_INPUTS[name]))
     args = ["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx"), "--input-shape"]
     assert main([*args, shape, "--opset", "17"]) == 0
@@ -170,7 +170,7 @@ def test_the_export_command_writes_onnx_for_every_preset(
 def test_the_export_command_takes_the_input_shape_from_the_model(onnx, ort, tmp_path, capsys):
     model = presets.build("lenet")
     model.metadata["input_shape"] = [1, 28, 28]
-    model.save(tmp_path / "model.npz")
+    nc.save(model, tmp_path / "model.npz")
     assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / "m.onnx")]) == 0
     assert f"opset {DEFAULT_OPSET}" in capsys.readouterr().out
     assert_same_outputs(model, tmp_path / "m.onnx", (1, 28, 28))
@@ -183,7 +183,7 @@ def test_the_export_command_changes_the_container(tmp_path: Path, suffix: str, n
         every_layer_model() if name == "every layer type"
         else presets.build(name, PRESET_INPUTS[name])
     )  # fmt: skip
-    model.save(tmp_path / "model.npz")
+    nc.save(model, tmp_path / "model.npz")
     out = tmp_path / f"out{suffix}"
     assert main(["export", str(tmp_path / "model.npz"), str(out)]) == 0
     assert_same_state(nc.load(out), model)
@@ -210,7 +210,7 @@ def test_export_errors_are_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
-    nc.Sequential(nc.Flatten(), nc.Dense(4, 2)).save("m.npz")
+    nc.save(nc.Sequential(nc.Flatten(), nc.Dense(4, 2)), "m.npz")
     try:
         status = main(["export", *args])
     except SystemExit as exit_:  # argparse's own errors, after its usage lines

@@ -195,7 +195,7 @@ def test_progress_bar_on_request_only(tmp_path: Path, capsys: pytest.CaptureFixt
     load_images(files, 8, 3, progress="bar")
     assert "3/3" in capsys.readouterr().err
     with pytest.raises(ValueError, match="progress must be"):
-        load_images(files, 8, 3, progress="lines")  # type: ignore[arg-type]
+        load_images(files, 8, 3, progress="loud")  # type: ignore[arg-type]
 
 
 # --- what is skipped, and what is refused -------------------------------------------------------

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 import nanocnn as nc
 from nanocnn import presets
-from nanocnn.serialization import HEADER, load_arrays, save_arrays
+from nanocnn.io.arrays import load_arrays, save_arrays
+from nanocnn.io.npz import HEADER
 from nanocnn.training import Trainer
 
 FUZZ = settings(
@@ -53,7 +54,7 @@ class Saved:
 @pytest.fixture(scope="module")
 def valid(tmp_path_factory: pytest.TempPathFactory) -> Saved:
     """A saved small model."""
-    path = small_model().save(tmp_path_factory.mktemp("valid") / "model.npz")
+    path = nc.save(small_model(), tmp_path_factory.mktemp("valid") / "model.npz")
     return Saved(path.read_bytes(), *load_arrays(path))
 
 
@@ -344,13 +345,13 @@ def test_a_model_nested_to_the_limit_loads_the_same(tmp_path: Path) -> None:
     for _ in range(14):  # 16 containers with the model itself
         inner = nc.Sequential(inner)
     model = nc.Sequential(inner)
-    loaded = load_or_error(model.save(tmp_path / "deep.npz"))
+    loaded = load_or_error(nc.save(model, tmp_path / "deep.npz"))
     assert isinstance(loaded, nc.Sequential) and loaded.config() == model.config()
     assert_same_model(loaded, model.state_dict())
     name = "0" + ".0" * 14 + ".body.0.weight"
     assert list(model.state_dict()) == [name, name.replace("weight", "bias")]
     with pytest.raises(nc.ModelFileError, match="nests containers over 16 deep"):
-        nc.load(nc.Sequential(model).save(tmp_path / "deeper.npz"))
+        nc.load(nc.save(nc.Sequential(model), tmp_path / "deeper.npz"))
 
 
 class Exploit:
@@ -505,8 +506,8 @@ def test_stacked_paddings_cannot_grow_an_input_to_gigabytes(tmp_path: Path) -> N
     """Each Conv2D may pad up to 1,024 a side, but the layers of a file together may not:
     three 1x1 convolutions padding 1,000 each would make a 28x28 input 6,028 wide."""
     model = nc.Sequential(*(nc.Conv2D(1, 1, 1, padding=1000, bias=False) for _ in range(3)))
-    path = model.save(tmp_path / "padded.npz")
+    path = nc.save(model, tmp_path / "padded.npz")
     with pytest.raises(nc.ModelFileError, match="pad more than 1024 pixels in all"):
         nc.load(path)
     one = nc.Sequential(nc.Conv2D(1, 2, 1, padding=1000, bias=False))
-    assert nc.load(one.save(tmp_path / "one.npz")).config() == one.config()
+    assert nc.load(nc.save(one, tmp_path / "one.npz")).config() == one.config()

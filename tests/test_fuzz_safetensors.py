@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nanocnn as nc
-from nanocnn import safetensors
-from nanocnn.serialization import load_arrays, save_arrays
+from nanocnn.io import safetensors
+from nanocnn.io.arrays import load_arrays, save_arrays
 from tests.test_fuzz_model_files import (
     FUZZ,
     Saved,
@@ -33,7 +33,7 @@ from tests.test_fuzz_model_files import (
 
 @pytest.fixture(scope="module")
 def valid_safetensors(tmp_path_factory: pytest.TempPathFactory) -> Saved:
-    path = small_model().save(tmp_path_factory.mktemp("valid") / "model.safetensors")
+    path = nc.save(small_model(), tmp_path_factory.mktemp("valid") / "model.safetensors")
     return Saved(path.read_bytes(), *load_arrays(path))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
-from nanocnn.cli.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID, RESIDUAL_GRID, nested_model
+from nanocnn.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID, RESIDUAL_GRID, nested_model
 from nanocnn.presets import basic_block
 
 TOLERANCE = 1e-6

@@ -24,11 +24,11 @@ from test_app_browser import ARTIFACTS, BRUSH_CHOSEN, TIMEOUT_MS, TOP_CLASS, ope
 
 from nanocnn.cli.app import BUNDLED_MODEL
 from nanocnn.datasets import load_mnist
+from nanocnn.io import load
+from nanocnn.layers import Sequential
 from nanocnn.layers.activations import softmax
 from nanocnn.losses import SoftmaxCrossEntropy
-from nanocnn.model import Sequential
 from nanocnn.optim import Adam
-from nanocnn.persistence import load_model
 from nanocnn.presets import build
 from nanocnn.training import fit
 from nanocnn.training.snapshots import Snapshots, read_snapshots
@@ -45,9 +45,13 @@ def shoot(page: Any, name: str, section: str) -> None:
     """A screenshot of the page to the artifacts; of ``section`` to docs/images/ when asked."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / name, full_page=True)
-    if os.environ.get("NANOCNN_SCREENSHOTS") == "1":
+    if os.environ.get("NANOCNN_SCREENSHOTS") == "1":  # wide enough for LeNet's every column
         DOCS_IMAGES.mkdir(exist_ok=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": 1800, "height": size["height"]})
+        page.wait_for_timeout(500)
         page.locator(section).screenshot(path=DOCS_IMAGES / name)
+        page.set_viewport_size(size)
 
 
 def timed(what: str, action: Any, selector: str, page: Any) -> None:
@@ -61,8 +65,33 @@ def timed(what: str, action: Any, selector: str, page: Any) -> None:
 def numbers(page: Any, selector: str, attribute: str = "v", dtype: type = np.float64) -> Any:
     """The ``data-<attribute>`` numbers of the elements ``selector`` picks, in page order (the
     exact ones of a float32 array are given back by ``dtype=np.float32``)."""
-    found = page.eval_on_selector_all(selector, f"all => all.map(e => e.dataset['{attribute}'])")
-    return np.array(found, dtype=dtype)
+    return read(page, found=(selector, attribute), dtype=dtype)["found"]
+
+
+READ_JS = """
+queries => Object.fromEntries(Object.entries(queries).map(([name, [selector, attribute]]) =>
+  [name, [...document.querySelectorAll(selector)].map(e => e.dataset[attribute]).join(",")]))
+"""
+
+
+def read(page: Any, dtype: type = np.float64, **queries: tuple[str, str]) -> dict[str, Any]:
+    """For each query (selector, attribute): the numbers in the ``data-<attribute>`` of the
+    elements it picks, in page order, all read at one moment (the page may update between
+    two reads)."""
+    found = page.evaluate(READ_JS, queries)
+    return {name: np.array(text.split(",") if text else [], dtype) for name, text in found.items()}
+
+
+def settle(page: Any, quiet_ms: int = 2_000) -> None:
+    """Wait until the input the view shows has not changed for ``quiet_ms``: a drawing's last
+    change can reach the server after the answer to its stroke (on a busy machine, seconds
+    later)."""
+    last, quiet = None, 0
+    while quiet < quiet_ms:
+        now = page.get_attribute("#columns img.input", "data-values")
+        quiet = quiet + 250 if now == last else 0
+        last = now
+        page.wait_for_timeout(250)
 
 
 def click_number(page: Any, selector: str, row: int, col: int, rows: int, cols: int) -> None:
@@ -74,7 +103,7 @@ def click_number(page: Any, selector: str, row: int, col: int, rows: int, cols: 
 
 @pytest.fixture(scope="module")
 def model() -> Sequential:
-    return load_model(BUNDLED_MODEL)
+    return load(BUNDLED_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -87,40 +116,41 @@ def page(browser: Any, app_url: str) -> Iterator[Any]:
     sync_api.expect(loaded.locator(TOP_CLASS)).to_have_text("7", timeout=TIMEOUT_MS)
     opened = CONV_MAP.format(0, 0)
     timed("opened", lambda: loaded.click("#inside .label-wrap"), opened, loaded)
+    settle(loaded)
     yield loaded
     loaded.close()
 
 
-def shown_input(page: Any) -> np.ndarray:
-    """The numbers the page says the network was given: (1, 1, 28, 28)."""
-    values = page.get_attribute("#columns img.input", "data-values")
-    return np.array(values.split(","), dtype=np.float32).reshape(1, 1, 28, 28)
-
-
 def test_a_clicked_convolution_pixel_shows_its_arithmetic(page: Any, model: Sequential) -> None:
-    x = shown_input(page)
-    probabilities = softmax(model.predict(x))[0]
-    shown = numbers(page, "#columns .answer [data-class]")
-    np.testing.assert_allclose(shown, np.sort(probabilities)[::-1][:5], rtol=1e-6)
+    shown = read(page, input=("#columns img.input", "values"),
+                 answer=("#columns .answer [data-class]", "v"))  # fmt: skip
+    probabilities = softmax(model.predict(shown["input"].reshape(1, 1, 28, 28)))[0]
+    np.testing.assert_allclose(shown["answer"], np.sort(probabilities)[::-1][:5], rtol=1e-6)
     timed(
         "one neuron",
         lambda: click_number(page, CONV_MAP.format(0, 2), 12, 10, 24, 24),
         '#neuron .neuron[data-position="2,12,10"]',
         page,
     )
+    row = '#neuron .row[data-channel="0"]'
+    roles = ("sum", "bias", "total", "value", "activated")
+    shown = read(
+        page,
+        input=("#columns img.input", "values"),
+        patch=(f"{row} [data-role=patch] td", "v"),
+        kernel=(f"{row} [data-role=kernel] td", "v"),
+        products=(f"{row} [data-role=products] td", "v"),
+        **{role: (f'#neuron td[data-role="{role}"]', "v") for role in roles},
+    )
+    x = shown["input"].astype(np.float32).reshape(1, 1, 28, 28)
     patch = x[0, 0, 12:17, 10:15]  # LeNet's first layer: 5x5, no padding, stride 1
     kernel, bias = model[0].params["weight"][2, 0], float(model[0].params["bias"][2])
-    row = '#neuron .row[data-channel="0"]'
-    shown = numbers(page, f"{row} [data-role=patch] td", dtype=np.float32)
-    np.testing.assert_array_equal(shown, patch.ravel())
-    shown = numbers(page, f"{row} [data-role=kernel] td", dtype=np.float32)
-    np.testing.assert_array_equal(shown, kernel.ravel())
+    np.testing.assert_array_equal(shown["patch"].astype(np.float32), patch.ravel())
+    np.testing.assert_array_equal(shown["kernel"].astype(np.float32), kernel.ravel())
     products = patch.astype(np.float64) * kernel
-    shown = numbers(page, f"{row} [data-role=products] td")
-    np.testing.assert_allclose(shown, products.ravel(), rtol=1e-8)
+    np.testing.assert_allclose(shown["products"], products.ravel(), rtol=1e-8)
     total = products.sum() + bias
-    role = {r: numbers(page, f'#neuron td[data-role="{r}"]')[0]
-            for r in ("sum", "bias", "total", "value", "activated")}  # fmt: skip
+    role = {name: float(shown[name][0]) for name in roles}
     assert role["sum"] == pytest.approx(products.sum(), rel=1e-8)
     assert role["bias"] == pytest.approx(bias, rel=1e-8)
     assert role["total"] == pytest.approx(total, rel=1e-8)
@@ -132,7 +162,6 @@ def test_a_clicked_convolution_pixel_shows_its_arithmetic(page: Any, model: Sequ
 def test_the_backward_columns_are_the_gradients_of_the_chosen_score(
     page: Any, model: Sequential
 ) -> None:
-    x = shown_input(page)
     page.click("#direction label:has-text('backward')")
     page.wait_for_selector('#columns .look[data-mode="backward"]')
     page.click("#score input")
@@ -142,18 +171,29 @@ def test_the_backward_columns_are_the_gradients_of_the_chosen_score(
         '#columns .look[data-mode="backward"][data-target="3"]',
         page,
     )
-    for k in range(len(model) - 1):
+    layers = range(len(model) - 1)
+    queries = {
+        f"{stat} {k}": (f'#columns img.map[data-column="{k}"]', stat)
+        for k in layers
+        for stat in ("sum", "min", "max")
+    }
+    shown = read(
+        page,
+        input=("#columns img.input", "values"),
+        grad=('#neuron td[data-role="grad"]', "v"),  # of the neuron clicked before
+        **queries,
+    )
+    x = shown["input"].astype(np.float32).reshape(1, 1, 28, 28)
+    for k in layers:
         grad = model[k + 1 :].input_gradient(model[: k + 1].forward(x), 3)[0]
         parts = grad.reshape(len(grad), -1) if grad.ndim == 3 else grad[np.newaxis]
-        maps = f'#columns img.map[data-column="{k}"]'
         scale = float(np.abs(grad).max())
-        sums = numbers(page, maps, "sum")
+        sums = shown[f"sum {k}"]
         np.testing.assert_allclose(sums, parts.sum(axis=1), rtol=1e-4, atol=1e-6 * scale)
-        np.testing.assert_allclose(numbers(page, maps, "max"), parts.max(axis=1), rtol=1e-5)
-        np.testing.assert_allclose(numbers(page, maps, "min"), parts.min(axis=1), rtol=1e-5)
+        np.testing.assert_allclose(shown[f"max {k}"], parts.max(axis=1), rtol=1e-5)
+        np.testing.assert_allclose(shown[f"min {k}"], parts.min(axis=1), rtol=1e-5)
     first = model[1:].input_gradient(model[:1].forward(x), 3)[0]
-    grad = numbers(page, '#neuron td[data-role="grad"]')[0]  # the neuron clicked before
-    assert grad == pytest.approx(first[2, 12, 10], rel=1e-5, abs=1e-9)
+    assert shown["grad"][0] == pytest.approx(first[2, 12, 10], rel=1e-5, abs=1e-9)
     shoot(page, "look_inside_backward.png", "#inside")
 
 

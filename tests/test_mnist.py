@@ -317,13 +317,12 @@ def test_class_names_given_on_the_command_line_are_not_checked_against_classes_t
     tmp_path: Path,
 ) -> None:
     """``--class-names`` overrides the folder's classes.txt, even a broken one."""
-    from nanocnn.tasks import get_task
-    from nanocnn.training.job import TrainOptions
+    from nanocnn.tasks import TaskOptions, get_task
 
     (tmp_path / "classes.txt").write_text("cat\ncat\n")  # a class named twice: a DataError
     task = get_task("digits")
-    options = TrainOptions(data_dir=str(tmp_path), task_options={"class_names": "cat,dog"})
+    options = TaskOptions(data_dir=tmp_path, own={"class_names": "cat,dog"})
     assert task.class_names(options, np.array([0, 1])) == ["cat", "dog"]
     with pytest.raises(DataError, match=r"classes\.txt"):
-        task.class_names(TrainOptions(data_dir=str(tmp_path), task_options={"class_names": None}),
+        task.class_names(TaskOptions(data_dir=tmp_path, own={"class_names": None}),
                          np.array([0, 1]))  # fmt: skip

@@ -67,7 +67,7 @@ def test_save_and_load_round_trip_bit_exactly(tmp_path):
     )  # fmt: skip
     model.forward(np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32), True)
     model.metadata = {"task": "mnist", "classes": list(range(10))}
-    path = model.save(tmp_path / "sub" / "model.npz")
+    path = nc.save(model, tmp_path / "sub" / "model.npz")
     loaded = nc.load(path)
     assert repr(loaded) == repr(model)
     assert loaded.metadata == model.metadata
@@ -97,7 +97,7 @@ def test_load_state_dict_names_what_is_wrong():
 
 def test_a_file_with_a_missing_or_misshapen_tensor_is_named(tmp_path):
     model = lenet()
-    path = model.save(tmp_path / "model.npz")
+    path = nc.save(model, tmp_path / "model.npz")
     with zipfile.ZipFile(path) as archive:
         entries = {info.filename: archive.read(info) for info in archive.infolist()}
     with zipfile.ZipFile(tmp_path / "missing.npz", "w") as archive:
@@ -109,7 +109,7 @@ def test_a_file_with_a_missing_or_misshapen_tensor_is_named(tmp_path):
 
     state = model.state_dict()
     state["0.weight"] = np.zeros((6, 1, 3, 3), np.float32)
-    from nanocnn.serialization import load_arrays, save_arrays
+    from nanocnn.io.arrays import load_arrays, save_arrays
 
     _, header = load_arrays(path)
     save_arrays(tmp_path / "shape.npz", state, header)
@@ -118,7 +118,7 @@ def test_a_file_with_a_missing_or_misshapen_tensor_is_named(tmp_path):
 
 
 def test_truncated_and_foreign_files_get_a_clear_error(tmp_path):
-    path = lenet().save(tmp_path / "model.npz")
+    path = nc.save(lenet(), tmp_path / "model.npz")
     data = path.read_bytes()
     (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(nc.ModelFileError, match=r"truncated\.npz"):
@@ -165,7 +165,7 @@ def test_sequential_rejects_non_layers():
 def test_a_model_that_builds_also_loads(tmp_path):
     """One rule, the constructor's: a padding wider than a 1x1 kernel is PyTorch's right."""
     model = nc.Sequential(nc.Conv2D(1, 2, kernel_size=1, padding=2, rng=0))
-    loaded = nc.load(model.save(tmp_path / "wide.npz"))
+    loaded = nc.load(nc.save(model, tmp_path / "wide.npz"))
     x = np.ones((1, 1, 3, 3), np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
@@ -198,7 +198,7 @@ def test_numpy_integers_and_tuples_save_as_plain_json(tmp_path):
         nc.Dense(n(2 * 4 * 2), n(3), bias=np.bool_(False), rng=0), nc.Dropout(np.float64(0.5)),
         nc.LeakyReLU(np.float32(0.5)),
     )  # fmt: skip
-    loaded = nc.load(model.save(tmp_path / "numpy-args.npz"))
+    loaded = nc.load(nc.save(model, tmp_path / "numpy-args.npz"))
     assert loaded.config() == model.config()
     assert repr(loaded) == repr(model)
     x = np.ones((1, 1, 6, 6), np.float32)
@@ -223,7 +223,7 @@ def test_the_inference_copy_leaves_the_training_caches_behind():
     assert len(kept) == len(list(model.modules())) - 1  # all but the pooling (keeps a shape)
     model.fast_backward(np.ones((8, 10), np.float32))  # the convolutions' dx buffers too
     assert sum(getattr(layer, "_dout_cols", None) is not None for layer in model.modules()) == 4
-    detached = model._detached()
+    detached = nc.layers.state.detached(model)
     assert all(getattr(layer, "_cache", None) is None for layer in detached.modules())
     assert all(getattr(layer, "_dout_cols", None) is None for layer in detached.modules())
     assert all(layer._cache is not None for layer in kept)  # the model's own stay

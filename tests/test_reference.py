@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import nanocnn as nc
 from nanocnn import reference
-from nanocnn.cli.gradcheck import CONV_GRID, POOL_GRID
+from nanocnn.gradcheck import CONV_GRID, POOL_GRID
 
 
 @pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
@@ -126,7 +126,7 @@ def test_layers_give_the_same_answer_for_any_memory_layout(make):
 def test_inference_in_pieces_equals_the_whole_batch():
     """``Sequential.forward`` runs large inference batches in pieces; the result must be the
     layers applied to the whole batch at once (every layer is per-sample in inference)."""
-    from nanocnn.model import INFERENCE_CHUNK
+    from nanocnn.layers.sequential import INFERENCE_CHUNK
 
     model = nc.Sequential(
         nc.Conv2D(1, 4, 3, padding=1, rng=0), nc.BatchNorm2D(4), nc.ReLU(), nc.MaxPool2D(2),

@@ -18,10 +18,10 @@ import pytest
 
 import nanocnn as nc
 from nanocnn import augment
-from nanocnn.serialization import load_arrays
+from nanocnn.io.arrays import load_arrays
+from nanocnn.job import TrainOptions, make_trainer, run_training
+from nanocnn.job.run_folder import RunFolder
 from nanocnn.training import Callback, CosineLR, Trainer
-from nanocnn.training.job import TrainOptions, make_trainer, run_training
-from nanocnn.training.run_folder import RunFolder
 
 
 def digits_like(n: int = 192, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -68,7 +68,7 @@ def test_the_architecture_saves_and_loads_nested(tmp_path: Path):
     assert config[5]["shortcut"]["type"] == "Sequential"
     assert [spec["type"] for spec in config[5]["shortcut"]["layers"]] == ["Conv2D", "BatchNorm2D"]
     for suffix in (".npz", ".safetensors"):
-        loaded = nc.load(model.save(tmp_path / f"model{suffix}"))
+        loaded = nc.load(nc.save(model, tmp_path / f"model{suffix}"))
         assert loaded.config() == config
         np.testing.assert_array_equal(loaded.predict(batch()), model.predict(batch()))
     inner = nc.Sequential(nc.ReLU(), nc.Sequential(nc.Flatten()))

@@ -21,9 +21,9 @@ import numpy as np
 from test_reproducibility import digits_like, dropout_cnn, start_training, wait_for
 
 import nanocnn as nc
-from nanocnn.serialization import load_arrays, save_arrays
-from nanocnn.training.job import TrainOptions, make_trainer, run_training
-from nanocnn.training.run_folder import RunFolder
+from nanocnn.io.arrays import load_arrays, save_arrays
+from nanocnn.job import TrainOptions, make_trainer, run_training
+from nanocnn.job.run_folder import RunFolder
 
 EPOCHS, LIMIT = 3, "1000"
 
@@ -104,7 +104,7 @@ def test_ctrl_c_then_resume_matches_an_uninterrupted_run(tmp_path: Path, capsys)
 WRITER = """
 import sys
 import numpy as np
-from nanocnn.serialization import save_arrays
+from nanocnn.io.arrays import save_arrays
 for i in range(10**6):
     save_arrays(sys.argv[1], {"data": np.full(1 << 20, i, np.float32)}, {"i": i})
     print(i, flush=True)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nanocnn as nc
-from nanocnn.serialization import load_arrays, read_safetensors, save_arrays
+from nanocnn.io.arrays import load_arrays, read_safetensors, save_arrays
 from tests.every_layer import INPUT_SHAPE, every_layer_model
 
 DTYPES = ["<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "i1", "<u8", "<u4", "<u2", "u1", "?"]
@@ -59,7 +59,7 @@ def test_big_endian_arrays_are_written_little_endian(tmp_path: Path) -> None:
 def test_a_model_saved_as_safetensors_loads_as_the_same_model(tmp_path: Path, dtype) -> None:
     model = every_layer_model().astype(dtype)
     model.metadata.update(task="test", classes=["a", "b", "c", "d", "e"])
-    loaded = nc.load(model.save(tmp_path / "model.safetensors"))
+    loaded = nc.load(nc.save(model, tmp_path / "model.safetensors"))
     assert loaded.config() == model.config() and loaded.metadata == model.metadata
     assert loaded.dtype == dtype
     x = np.random.default_rng(0).random((4, *INPUT_SHAPE)).astype(dtype)
@@ -68,8 +68,8 @@ def test_a_model_saved_as_safetensors_loads_as_the_same_model(tmp_path: Path, dt
 
 def test_the_suffix_chooses_the_container(tmp_path: Path) -> None:
     model = every_layer_model()
-    assert model.save(tmp_path / "m.npz").read_bytes()[:2] == b"PK"
-    content = model.save(tmp_path / "m.SafeTensors").read_bytes()
+    assert nc.save(model, tmp_path / "m.npz").read_bytes()[:2] == b"PK"
+    content = nc.save(model, tmp_path / "m.SafeTensors").read_bytes()
     assert json.loads(content[8 : 8 + int.from_bytes(content[:8], "little")])["__metadata__"]
 
 
@@ -82,7 +82,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
 
 
 def test_a_safetensors_file_without_nanocnn_header_is_not_a_model(tmp_path: Path) -> None:
-    from nanocnn import safetensors
+    from nanocnn.io import safetensors
 
     path = tmp_path / "weights.safetensors"
     with path.open("wb") as file:
@@ -117,7 +117,7 @@ def test_torch_reads_nanocnn_files_and_nanocnn_reads_torch_files(tmp_path: Path)
     torch = pytest.importorskip("torch", reason="pip install torch==2.13.0")
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
     state = every_layer_model().state_dict()
-    loaded = torch_io.load_file(str(every_layer_model().save(tmp_path / "ours.safetensors")))
+    loaded = torch_io.load_file(str(nc.save(every_layer_model(), tmp_path / "ours.safetensors")))
     assert_same_arrays({name: value.numpy() for name, value in loaded.items()}, state)
     tensors = {
         "bf16": torch.tensor([[1.5, -2.0, 3.140625]], dtype=torch.bfloat16),

@@ -73,9 +73,11 @@ def test_a_resumed_run_keeps_the_epochs_before_its_checkpoint(tmp_path: Path) ->
 def test_nothing_is_written_without_a_convolution_or_on_another_rank(tmp_path: Path) -> None:
     mlp = build("mlp")
     callback = Snapshots(tmp_path / SNAPSHOTS_FILE, X[0])
-    callback.on_train_begin(SimpleNamespace(model=mlp, epoch=0, writes_files=True))
+    callback.on_train_begin(
+        SimpleNamespace(model=mlp, epoch=0, workers=SimpleNamespace(is_root=True))
+    )
     lenet = build("lenet")
-    other_rank = SimpleNamespace(model=lenet, epoch=0, writes_files=False)
+    other_rank = SimpleNamespace(model=lenet, epoch=0, workers=SimpleNamespace(is_root=False))
     callback.on_train_begin(other_rank)
     callback.on_epoch_end(other_rank, {})
     assert not list(tmp_path.iterdir())

@@ -71,7 +71,7 @@ def test_pytorch_weights_load_into_nanocnn(torch: ModuleType, tmp_path: Path, na
     # the same through a file written by safetensors.torch
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
     torch_io.save_file(twin.state_dict(), str(tmp_path / "from_pytorch.safetensors"))
-    model = build().astype(np.float64).load_weights(tmp_path / "from_pytorch.safetensors")
+    model = nc.load_weights(build().astype(np.float64), tmp_path / "from_pytorch.safetensors")
     largest_difference(model, twin, shape, torch)
 
 
@@ -90,7 +90,7 @@ def test_nanocnn_weights_load_into_pytorch(torch: ModuleType, tmp_path: Path, na
     # the same through nanocnn's own model file, read by safetensors.torch
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
     twin = torch_module(model).double()
-    twin.load_state_dict(torch_io.load_file(str(model.save(tmp_path / "model.safetensors"))))
+    twin.load_state_dict(torch_io.load_file(str(nc.save(model, tmp_path / "model.safetensors"))))
     largest_difference(model, twin, shape, torch)
 
 
@@ -121,6 +121,6 @@ def test_other_num_batches_tracked_are_refused(name: str, value: np.ndarray) -> 
 
 
 def test_load_weights_names_the_file_of_weights_that_do_not_fit(tmp_path: Path) -> None:
-    path = nc.Sequential(nc.Dense(3, 2)).save(tmp_path / "other.safetensors")
+    path = nc.save(nc.Sequential(nc.Dense(3, 2)), tmp_path / "other.safetensors")
     with pytest.raises(nc.ModelFileError, match=r"other.safetensors: .*missing '1.weight'"):
-        batchnorm_model().load_weights(path)
+        nc.load_weights(batchnorm_model(), path)

@@ -15,6 +15,7 @@ from nanocnn.training import (
     CosineLR,
     EarlyStopping,
     History,
+    MeanAbsoluteError,
     ModelCheckpoint,
     OneCycleLR,
     ReduceLROnPlateau,
@@ -129,8 +130,9 @@ def test_regression_reports_mae_in_original_units():
     y = (x @ np.array([1.0, -2.0, 0.5, 0.0], np.float32)).astype(np.float32)
     model = nc.Sequential(nc.Dense(4, 1, rng=0))
     run = Trainer(
-        model, nc.MSELoss(), nc.Adam(model.parameters(), lr=0.05), progress="off", target_scale=10.0
-    )
+        model, nc.MSELoss(), nc.Adam(model.parameters(), lr=0.05), progress="off",
+        metric=MeanAbsoluteError(scale=10.0),
+    )  # fmt: skip
     history = run.fit(x, y, epochs=30, validation_split=0.2)
     _, held = split_indices(len(x), 0.2, seed=0)
     x_val, y_val = x[held], y[held]

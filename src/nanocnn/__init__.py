@@ -4,7 +4,7 @@ Every layer's forward and backward pass is written by hand, checked against nume
 gradients (:func:`gradcheck`) and vectorised (im2col + one matrix product per convolution).
 """
 
-from nanocnn import export  # nc.export.to_onnx
+from nanocnn import export, saliency  # nc.export.to_onnx, nc.saliency.saliency_map
 from nanocnn.errors import (
     BlankImageError,
     DataError,
@@ -14,6 +14,7 @@ from nanocnn.errors import (
     NonFiniteLossError,
 )
 from nanocnn.gradcheck import gradcheck, gradcheck_loss
+from nanocnn.io import load, load_weights, save
 from nanocnn.layers import (
     LAYER_TYPES,
     AvgPool2D,
@@ -29,6 +30,7 @@ from nanocnn.layers import (
     MaxPool2D,
     ReLU,
     Residual,
+    Sequential,
     Sigmoid,
     Softmax,
     Tanh,
@@ -42,11 +44,8 @@ from nanocnn.losses import (
     MSELoss,
     SoftmaxCrossEntropy,
 )
-from nanocnn.model import Sequential
 from nanocnn.optim import SGD, Adam, AdamW, Optimizer
-from nanocnn.persistence import load_model as load
-
-__version__ = "0.1.0"
+from nanocnn.version import __version__
 
 __all__ = [
     "LAYER_TYPES",
@@ -83,9 +82,13 @@ __all__ = [
     "Softmax",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "__version__",
     "export",
     "gradcheck",
     "gradcheck_loss",
     "load",
+    "load_weights",
     "register_layer",
+    "saliency",
+    "save",
 ]

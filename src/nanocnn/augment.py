@@ -10,7 +10,8 @@ Coordinates are (row, col) = (y, x) with rows pointing down, as NumPy indexes an
 Geometric transforms fill with zeros where the output looks outside the source image.
 
 An ``Augmenter`` chains steps; ``digits()``, ``faces()`` and ``natural()`` are ready-made ones. The
-training loop calls ``augment(x_batch, rng)`` on each training batch, never on test data.
+training loop calls ``augment(x_batch, rng)`` on each training batch, never on test data: any
+function of that form (``Augment``) will do.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
+# what the trainer calls on each training batch: (N, C, H, W) and a generator -> a new batch
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
 __all__ = [
+    "Augment",
     "Augmenter",
     "affine",
     "affine_matrices",
@@ -238,9 +243,6 @@ def random_brightness_contrast(
     return y
 
 
-Step = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # f(x, rng) -> new x
-
-
 @dataclass
 class Augmenter:
     """A chain of random augmentations, applied in order: ``augment(x, rng) -> x``.
@@ -249,7 +251,7 @@ class Augmenter:
     bound, e.g. ``Augmenter([partial(random_flip, p=0.5), partial(random_shift, max_shift=4)])``.
     """
 
-    steps: list[Step] = field(default_factory=list)
+    steps: list[Augment] = field(default_factory=list)  # each f(x, rng) -> new x
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Apply every step to the batch ``x`` (N, C, H, W); returns a new array."""

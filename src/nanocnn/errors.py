@@ -65,3 +65,9 @@ class InputShapeError(NanocnnError, ValueError):
 
 class NonFiniteLossError(NanocnnError, FloatingPointError):
     """The loss became NaN or infinite during training."""
+
+
+# The errors a command reports in one line (bad options, files, data, a missing extra): what
+# the user can mend. Anything else is a bug, reported with its type (and, with --debug, its
+# traceback).
+EXPECTED_ERRORS = (NanocnnError, OSError, ValueError, ImportError)

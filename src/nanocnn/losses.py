@@ -21,6 +21,18 @@ class Loss:
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
 
+    def check_target(self, y: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
+        """The targets ``y`` of a whole data set checked for this loss and ready to train on
+        (the trainer's rule): finite numbers (bools too), converted to the model's ``dtype``.
+        ValueError naming the problem otherwise."""
+        y = np.asarray(y)
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+            raise ValueError(f"targets y must be numbers, got dtype {y.dtype}")
+        y = y.astype(dtype, copy=False)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("targets y must be finite numbers (they hold NaN or inf)")
+        return y
+
     def backward(self) -> np.ndarray:
         """The gradient of the last ``forward``'s loss with respect to ``pred``."""
         if self._grad is None:
@@ -62,6 +74,13 @@ class SoftmaxCrossEntropy(Loss):
                 f"SoftmaxCrossEntropy label_smoothing must lie in [0, 1], got {label_smoothing}"
             )
         self.label_smoothing = float(label_smoothing)
+
+    def check_target(self, y: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
+        """Class labels: integers (N,), kept as they are."""
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"classification labels y must be integers, got dtype {y.dtype}")
+        return y
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         target = np.asarray(target)

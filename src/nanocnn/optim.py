@@ -1,4 +1,4 @@
-"""SGD and Adam with PyTorch's update rules. ``step()`` updates the parameters in place.
+"""SGD, Adam and AdamW with PyTorch's update rules; ``step()`` updates the parameters in place.
 
 An optimizer is given ``model.parameters()``: (name, param, grad) triples whose ``grad`` arrays
 the layers overwrite in place on every backward. Its state (momentum, moments) is kept by
@@ -211,3 +211,25 @@ class AdamW(Adam):
         no_decay: DecayRule | None = None,
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, decoupled=True, no_decay=no_decay)
+
+
+def _adam(params: Parameters, lr: float, weight_decay: float, no_decay: DecayRule) -> Optimizer:
+    return Adam(params, lr=lr, weight_decay=weight_decay, no_decay=no_decay)
+
+
+def _adamw(params: Parameters, lr: float, weight_decay: float, no_decay: DecayRule) -> Optimizer:
+    return AdamW(params, lr=lr, weight_decay=weight_decay, no_decay=no_decay)
+
+
+def _sgd(params: Parameters, lr: float, weight_decay: float, no_decay: DecayRule) -> Optimizer:
+    return SGD(
+        params, lr, momentum=0.9, nesterov=True, weight_decay=weight_decay, no_decay=no_decay
+    )
+
+
+# The optimizers a training run is given by name (``nanocnn train --optimizer NAME``, a
+# preset's recipe): each builds one from the model's parameters, the learning rate, the weight
+# decay and the rule of what it skips. The command line's choices are this dict's keys; an
+# optimizer of your own is one more entry.
+OptimizerFactory = Callable[[Parameters, float, float, DecayRule], Optimizer]
+OPTIMIZERS: dict[str, OptimizerFactory] = {"adam": _adam, "adamw": _adamw, "sgd": _sgd}

@@ -38,8 +38,8 @@ from nanocnn.layers import (
     MaxPool2D,
     ReLU,
     Residual,
+    Sequential,
 )
-from nanocnn.model import Sequential
 
 Shape = tuple[int, int, int]  # one input: (channels, height, width)
 

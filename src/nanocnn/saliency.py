@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanocnn.model import Sequential
+from nanocnn.layers import Sequential
 
 
 def saliency_map(

@@ -173,8 +173,8 @@ def answer_column(answer: dict[str, float] | str) -> str:
     else:
         ranked = sorted(answer.items(), key=lambda item: -item[1])[:TOP]
         body = "".join(
-            f'<div data-class="{name}" data-v="{exact(share)}"><span>{name}</span>'
-            f'<i style="width:{80 * share:.1f}px"></i><span>{share:.3f}</span></div>'
+            f'<div class="share" data-class="{name}" data-v="{exact(share)}"><span>{name}</span>'
+            f'<i style="width:{60 * share:.1f}px"></i><span>{share:.3f}</span></div>'
             for name, share in ranked
         )
     head = '<div class="head"><b>answer</b><span>the prediction</span></div>'

@@ -28,9 +28,8 @@ from nanocnn.explain import (
     skipless_name,
     without_skips,
 )
-from nanocnn.layers import Conv2D
+from nanocnn.layers import Conv2D, Sequential
 from nanocnn.layers.activations import softmax
-from nanocnn.model import Sequential
 from nanocnn.tasks import Task
 from nanocnn.tasks.classification import ClassificationTask, class_names
 

@@ -65,10 +65,10 @@ def title(layer: Layer) -> str:
 
 
 STYLE = """
-.look { display: flex; gap: 14px; overflow-x: auto; align-items: flex-start;
+.look { display: flex; gap: 10px; overflow-x: auto; align-items: flex-start;
         padding: 4px 2px 10px; }
-.look .col { flex: none; display: flex; flex-direction: column; gap: 4px; }
-.look .head { font-size: 12px; line-height: 1.3; white-space: nowrap; }
+.look .col { flex: none; display: flex; flex-direction: column; gap: 4px; width: min-content; }
+.look .head { font-size: 12px; line-height: 1.3; min-width: 6.5em; }
 .look .head span { display: block; color: #666; }
 .look .maps { display: grid; grid-auto-flow: column;
               grid-template-rows: repeat(var(--down), auto); gap: 3px; justify-content: start; }
@@ -78,7 +78,8 @@ STYLE = """
 .look img.map { cursor: crosshair; }
 .look .mark { position: absolute; outline: 2px solid #000; pointer-events: none; }
 .look .sub { font-size: 11px; color: #666; margin-top: 6px; }
-.look .answer div { display: grid; grid-template-columns: 5em 80px 3.5em; gap: 6px;
+.look .answer { width: auto; }
+.look .answer .share { display: grid; grid-template-columns: auto 60px 3em; gap: 6px;
                     font-size: 13px; align-items: center; }
 .look .answer i { display: block; height: 10px; background: #b2182b; }
 .neuron { font-size: 13px; }

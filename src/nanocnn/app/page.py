@@ -13,7 +13,7 @@ from nanocnn.app.inside import inside_section
 from nanocnn.app.markup import STYLE
 from nanocnn.app.reading import DRAW_MESSAGE, UPLOAD_MESSAGE, predict
 from nanocnn.app.training_view import training_section
-from nanocnn.model import Sequential
+from nanocnn.layers import Sequential
 from nanocnn.tasks import Task
 from nanocnn.tasks.classification import TOP_CLASSES, ClassificationTask
 from nanocnn.training.snapshots import SnapshotHistory

@@ -19,8 +19,8 @@ import numpy as np
 from nanocnn.errors import BlankImageError, DataError
 from nanocnn.explain import first_conv_maps
 from nanocnn.images import ImageSource, open_image
+from nanocnn.layers import Sequential
 from nanocnn.layers.activations import softmax
-from nanocnn.model import Sequential
 from nanocnn.saliency import saliency_map
 from nanocnn.tasks import Task
 from nanocnn.tasks.classification import ClassificationTask, class_names

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nanocnn.model import Sequential
-from nanocnn.persistence import load_model
+from nanocnn.io import load
+from nanocnn.layers import Sequential
 from nanocnn.tasks import Task, task_of
 
 
@@ -26,5 +26,5 @@ def positive_float(text: str) -> float:
 
 def load_with_task(path: Path) -> tuple[Sequential, Task]:
     """Load a model file and the task it was trained for."""
-    model = load_model(path)
+    model = load(path)
     return model, task_of(model, path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nanocnn.cli.train import data_dir_help
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -19,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="the data the model was trained on (digits: the IDX files, default the bundled "
-        "MNIST; images: the picture folder; age: the UTKFace folder)",
+        help="the data the model was trained on: " + data_dir_help(),
     )
     return parser
 

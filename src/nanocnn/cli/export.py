@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.persistence import load_model as load
+    from nanocnn.io import load, save
 
     kind = FORMATS.get(args.out.suffix.lower())
     if kind is None:
@@ -61,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         path = to_onnx(model, args.out, input_shape=args.input_shape, opset=opset)
         kind = f"ONNX, opset {opset}"
     else:
-        path = model.save(args.out)
+        path = save(model, args.out)
     print(f"{path}: {kind}, {path.stat().st_size / 1e6:.2f} MB")
     return 0

@@ -15,10 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.persistence import load_model
-    from nanocnn.training.run_folder import option_flag
+    from nanocnn.io import load
+    from nanocnn.job.options import option_flag
 
-    model = load_model(args.model_file)
+    model = load(args.model_file)
     input_shape = model.metadata.get("input_shape")
     shape_ok = (
         isinstance(input_shape, list)

@@ -16,8 +16,10 @@ from dataclasses import fields
 from pathlib import Path
 
 from nanocnn.cli.arguments import positive_float, positive_int
+from nanocnn.optim import OPTIMIZERS
 from nanocnn.presets import PRESETS
 from nanocnn.tasks import TASKS, Option
+from nanocnn.training import SCHEDULES
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,12 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=positive_float, help="starting learning rate")
     parser.add_argument(
         "--optimizer",
-        choices=["adam", "sgd"],
+        choices=list(OPTIMIZERS),
         help="default: the model's recipe (adam; sgd with Nesterov momentum for resnet)",
     )
     parser.add_argument(
         "--schedule",
-        choices=["cosine", "onecycle", "step", "plateau", "none"],
+        choices=list(SCHEDULES),
         help="learning-rate schedule, per batch (default: the model's: cosine; onecycle for "
         "resnet)",
     )
@@ -67,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="digits: IDX files (default: the bundled MNIST); images: a folder with a "
-        "subfolder per class; age: the UTKFace folder",
+        help=data_dir_help(),
     )
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -118,14 +119,18 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def data_dir_help() -> str:
+    """What ``--data-dir`` is for each task, in the tasks' own words."""
+    return "; ".join(f"{name}: {task.data_dir_help}" for name, task in TASKS.items())
+
+
 def default(option: Option) -> str:
     return "" if option.default is None else f" (default: {option.default})"
 
 
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.training.distributed import Workers, world_size
-    from nanocnn.training.job import TrainOptions, option_words, train
-    from nanocnn.training.launch import launch
+    from nanocnn.job import TrainOptions, option_words, train
+    from nanocnn.parallel import Workers, launch, world_size
 
     common = {field.name for field in fields(TrainOptions)} - {"task_options"}
     given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
@@ -139,9 +144,6 @@ def run(args: argparse.Namespace) -> int:
         words = shlex.split(" ".join(option_words(options)))
         return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
     workers = Workers.from_environment()
-    if workers is None:
-        train(options)
-        return 0
     with workers.abort_on_error("nanocnn train", traceback=args.debug):
-        train(options)
+        train(options, workers)
     return 0

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nanocnn.atomic import write_atomically
 from nanocnn.datasets.idx import GZIP_MAGIC, decode_idx_bytes, parse_idx
 from nanocnn.errors import DataError
+from nanocnn.io.atomic import write_atomically
 
 DOWNLOAD_TIMEOUT_S = 30.0  # per network operation
 MAX_DOWNLOAD_BYTES = 64 << 20  # the largest MNIST file, train images, is about 10 MB gzipped

@@ -18,13 +18,17 @@ import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from nanocnn.datasets.folder_scan import FolderIndex, Item, scan_image_folder
-from nanocnn.datasets.image_arrays import ProgressStyle, image_channels, load_images
+from nanocnn.datasets.image_arrays import image_channels, load_images
 from nanocnn.errors import DataError
+from nanocnn.progress import Style
+
+if TYPE_CHECKING:
+    from nanocnn.parallel import Workers
 
 SHOWN_NAMES = 3  # file names a warning lists for each reason before "..."
 PARTS = ("train", "val", "test")
@@ -53,8 +57,9 @@ def load_image_folder(
     test_fraction: float = 0.1,
     seed: int = 0,
     limit: int | None = None,
-    progress: ProgressStyle = "auto",
+    progress: Style = "auto",
     parts: Collection[str] = PARTS,
+    workers: Workers | None = None,
 ) -> ImageFolder:
     """Load the image folder ``root`` as ``size`` × ``size`` uint8 images with class indices.
 
@@ -87,7 +92,7 @@ def load_image_folder(
     items = [item for part in chosen for item in part]
     files = [path for path, _ in items]
     channels = channels or image_channels(files)
-    loaded = load_images(files, size, channels, progress)
+    loaded = load_images(files, size, channels, progress, workers)
     labels = np.array([label for _, label in items], np.int64)[loaded.kept]
     a, b = np.searchsorted(loaded.kept, [len(chosen[0]), len(chosen[0]) + len(chosen[1])])
     all_skipped = {**index.skipped, "unreadable": loaded.unreadable}

@@ -16,15 +16,17 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from nanocnn._optional import require
 from nanocnn.errors import DataError
 from nanocnn.images import DEFAULT_MAX_PIXELS, ImageSource, header_mode, open_image
+from nanocnn.progress import Style, progress_bar
 
-ProgressStyle: TypeAlias = Literal["auto", "bar", "off"]
+if TYPE_CHECKING:
+    from nanocnn.parallel import Workers
 
 MAX_PIXELS = DEFAULT_MAX_PIXELS  # a data set image larger than this (50 MP) is skipped
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
@@ -86,25 +88,21 @@ def load_images(
     files: Sequence[str | os.PathLike[str]],
     size: int,
     channels: int,
-    progress: ProgressStyle = "auto",
+    progress: Style = "auto",
+    workers: Workers | None = None,
 ) -> LoadedImages:
     """Decode ``files`` with ``read_image`` into one preallocated (k, C, S, S) uint8 array.
 
     Memory: one uint8 array of len(files) × C × S × S bytes, filled image by image; the
     unreadable files are skipped (their rows stay unused at the end) and listed, not warned
-    about. ``progress``: "bar" shows a tqdm bar on stderr, "auto" only when stderr is a
-    terminal, "off" never; without tqdm there is no bar.
+    about. ``progress`` (:mod:`nanocnn.progress`): a tqdm bar on stderr for "bar", and for
+    "auto" when stderr is a terminal.
 
-    In data-parallel training (within ``nanocnn.training.distributed.sharing_the_loading``)
-    the ranks share the decoding: rank r of N decodes files r, r + N, r + 2N..., then every
-    rank gathers every share into the array one process would have decoded.
+    With the ``workers`` of a data-parallel run the ranks share the decoding: rank r of N
+    decodes files r, r + N, r + 2N..., then every rank gathers every share into the array
+    one process would have decoded (every rank must make the same call).
     """
-    if progress not in ("auto", "bar", "off"):
-        raise ValueError(f"progress must be 'auto', 'bar' or 'off', not {progress!r}")
-    from nanocnn.training.distributed import loading_workers
-
-    workers = loading_workers()
-    if workers is None:
+    if workers is None or workers.size == 1:
         return _decode(files, size, channels, progress)
     share = _decode(files[workers.rank :: workers.size], size, channels,
                     progress if workers.is_root else "off")  # fmt: skip
@@ -112,13 +110,13 @@ def load_images(
 
 
 def _decode(
-    files: Sequence[str | os.PathLike[str]], size: int, channels: int, progress: ProgressStyle
+    files: Sequence[str | os.PathLike[str]], size: int, channels: int, progress: Style
 ) -> LoadedImages:
     """``load_images`` in this process alone."""
     x = np.empty((len(files), channels, size, size), np.uint8)
     kept: list[int] = []
     unreadable: list[Path] = []
-    bar = _progress_bar(len(files), progress)
+    bar = progress_bar(len(files), "reading images", "img", progress, sys.stderr)
     try:
         for position, path in enumerate(files):
             try:
@@ -147,17 +145,6 @@ def _gathered(
         x[np.searchsorted(kept, where)] = images
     unreadable = np.setdiff1d(np.arange(len(files)), kept)
     return LoadedImages(x, kept.astype(np.int64), tuple(Path(files[i]) for i in unreadable))
-
-
-def _progress_bar(total: int, progress: ProgressStyle) -> Any:
-    """A tqdm bar over ``total`` images, or None when there is to be none (or no tqdm)."""
-    if progress == "off" or (progress == "auto" and not sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="reading images", unit="img", dynamic_ncols=True)
 
 
 def channel_stats(x: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:

@@ -7,8 +7,8 @@ back, the gradient of one output with respect to each of them.
 
 A column is one step of the forward pass: a leaf layer (a Conv2D, a ReLU...) or a block that
 is more than its layers (a Residual's sum, named as the block), in the order they ran. The
-pass is the model's own ``forward`` and ``backward``, run on a detached copy
-(``Sequential._detached``: the same weights, its own caches and gradients), in which every
+pass is the model's own ``forward`` and ``backward``, run on a detached copy (the same
+weights, its own caches and gradients: :func:`nanocnn.layers.state.detached`), in which every
 step is wrapped in a :class:`Probe` that notes what goes through it, as PyTorch's hooks do.
 So the model itself is left exactly as it was, and the gradients are those the layers'
 hand-written ``backward`` computes.
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nanocnn.layers import Conv2D, Layer, ReLU, Residual
+from nanocnn.layers import Conv2D, Layer, ReLU, Residual, Sequential
 from nanocnn.layers.container import Container, backward_layer, forward_layer
-from nanocnn.model import Sequential
+from nanocnn.layers.inputs import select_outputs
+from nanocnn.layers.state import detached
 
 
 @dataclass
@@ -103,16 +104,14 @@ def gradients(model: Sequential, x: np.ndarray, target: int | None = None) -> Tr
     chosen = int(out[0].argmax()) if target is None else int(target)
     if not 0 <= chosen < out.shape[1]:
         raise ValueError(f"target must lie in [0, {out.shape[1]}), got {target}")
-    dout = np.zeros_like(out)
-    dout[0, chosen] = 1.0  # d score / d out: the score is out[0, chosen]
-    input_grad = probed.backward(dout)
+    input_grad = probed.backward(select_outputs(out, chosen))  # the score is out[0, chosen]
     return Trace(x, seen, chosen, input_grad)
 
 
 def _probed(model: Sequential) -> tuple[Sequential, list[Column]]:
     """A detached copy of ``model`` with a Probe around every leaf layer and every container
     but a Sequential (whose output is its last layer's), and the list they note into."""
-    copy = model._detached()
+    copy = detached(model)
     seen: list[Column] = []
     _probe_children(copy, "", seen)
     return copy, seen

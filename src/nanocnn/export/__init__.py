@@ -2,8 +2,9 @@
 
 :func:`to_onnx` writes a model as an ONNX graph that onnxruntime, OpenCV's DNN module or
 ONNX.js run; each layer type has its emitter in :data:`EMITTERS` (:mod:`.onnx_layers`).
-Safetensors and PyTorch weights need nothing from here: ``model.save("m.safetensors")`` and
-``model.load_weights("from_pytorch.safetensors")`` (:mod:`nanocnn.persistence`).
+Safetensors and PyTorch weights need nothing from here: ``nanocnn.save(model,
+"m.safetensors")`` and ``nanocnn.load_weights(model, "from_pytorch.safetensors")``
+(:mod:`nanocnn.io`).
 """
 
 from nanocnn.export.onnx_layers import EMITTERS, GraphBuilder

@@ -45,11 +45,11 @@ from nanocnn.layers import (
     MaxPool2D,
     ReLU,
     Residual,
+    Sequential,
     Sigmoid,
     Softmax,
     Tanh,
 )
-from nanocnn.model import Sequential
 
 
 class GraphBuilder:

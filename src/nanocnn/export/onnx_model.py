@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanocnn._optional import require
-from nanocnn.atomic import write_atomically
 from nanocnn.export.onnx_layers import GraphBuilder, emit_layer
+from nanocnn.io.atomic import write_atomically
 from nanocnn.layers.base import as_int
+from nanocnn.version import __version__
 
 if TYPE_CHECKING:
-    from nanocnn.model import Sequential
+    from nanocnn.layers import Sequential
 
 DEFAULT_OPSET = 21  # ONNX 1.16's operator set (2024): onnxruntime >= 1.18 runs it
 MIN_OPSET = 13  # Softmax works on one axis from here on, as nanocnn's
@@ -70,7 +71,7 @@ def to_onnx(
         opset_imports=[helper.make_opsetid("", opset)],
         ir_version=helper.find_min_ir_version_for([helper.make_opsetid("", opset)]),
         producer_name="nanocnn",
-        producer_version=_version(),
+        producer_version=__version__,
     )
     helper.set_model_props(proto, metadata_props(model.metadata))
     onnx.checker.check_model(proto, full_check=True)
@@ -95,9 +96,3 @@ def metadata_props(metadata: dict[str, Any]) -> dict[str, str]:
         str(key): value if isinstance(value, str) else json.dumps(value)
         for key, value in metadata.items()
     }
-
-
-def _version() -> str:
-    from nanocnn import __version__
-
-    return __version__

@@ -1,8 +1,11 @@
-"""Every layer, and the registry that rebuilds a layer from its saved name and config."""
+"""Every layer, the containers that nest them (``Sequential``, ``Residual``), and the
+registry that rebuilds a layer from its saved name and config. Each built-in layer class
+registers itself with ``@register_layer``, as a layer of your own does."""
 
 from nanocnn.layers.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nanocnn.layers.base import Layer
 from nanocnn.layers.batchnorm import BatchNorm1D, BatchNorm2D
+from nanocnn.layers.container import Container
 from nanocnn.layers.conv import Conv2D
 from nanocnn.layers.dense import Dense, Flatten
 from nanocnn.layers.dropout import Dropout
@@ -15,32 +18,14 @@ from nanocnn.layers.registry import (
     register_layer,
 )
 from nanocnn.layers.residual import Residual
-
-for _cls in (
-    Conv2D,
-    MaxPool2D,
-    AvgPool2D,
-    Dense,
-    Flatten,
-    ReLU,
-    LeakyReLU,
-    Sigmoid,
-    Tanh,
-    Softmax,
-    Dropout,
-    BatchNorm1D,
-    BatchNorm2D,
-    GlobalAvgPool2D,
-    Residual,
-):
-    register_layer(_cls)
-del _cls
+from nanocnn.layers.sequential import Sequential
 
 __all__ = [
     "LAYER_TYPES",
     "AvgPool2D",
     "BatchNorm1D",
     "BatchNorm2D",
+    "Container",
     "Conv2D",
     "Dense",
     "Dropout",
@@ -51,6 +36,7 @@ __all__ = [
     "MaxPool2D",
     "ReLU",
     "Residual",
+    "Sequential",
     "Sigmoid",
     "Softmax",
     "Tanh",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nanocnn.layers.base import Layer
+from nanocnn.layers.registry import register_layer
 
 
 class _Elementwise(Layer):
@@ -38,6 +39,7 @@ class _Elementwise(Layer):
         raise NotImplementedError
 
 
+@register_layer
 class ReLU(_Elementwise):
     """``ReLU()``: y = max(x, 0), any shape."""
 
@@ -52,6 +54,7 @@ class ReLU(_Elementwise):
         return dout * (out > 0)
 
 
+@register_layer
 class LeakyReLU(_Elementwise):
     """``LeakyReLU(negative_slope=0.01)``: y = x for x > 0, else negative_slope * x."""
 
@@ -72,6 +75,7 @@ class LeakyReLU(_Elementwise):
         return np.where(positive, dout, dout * self.negative_slope)
 
 
+@register_layer
 class Sigmoid(_Elementwise):
     """``Sigmoid()``: y = 1 / (1 + exp(-x)), computed as (1 + tanh(x / 2)) / 2 (no overflow)."""
 
@@ -85,6 +89,7 @@ class Sigmoid(_Elementwise):
         return dout * out * (1.0 - out)
 
 
+@register_layer
 class Tanh(_Elementwise):
     """``Tanh()``: y = tanh(x)."""
 
@@ -98,6 +103,7 @@ class Tanh(_Elementwise):
         return dout * (1.0 - out * out)
 
 
+@register_layer
 class Softmax(_Elementwise):
     """``Softmax()``: probabilities over the last axis, for inference on logits (N, K).
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,6 +44,12 @@ class Layer:
     # the attributes that hold what one pass leaves for the next (the cache for backward,
     # scratch buffers): the copies ``input_gradient`` and ``summary`` run on start without them
     transient: tuple[str, ...] = ("_cache",)
+    # What a model file's spec of this layer declares, checked before anything is built (a
+    # small hostile file must not make the loader allocate gigabytes): the arguments whose
+    # product, times the kernel's area, counts its weights, and whether it has a window
+    # (kernel_size, stride, padding). See :meth:`spec_cost`.
+    size_args: ClassVar[tuple[str, ...]] = ()
+    windowed: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -93,6 +100,29 @@ class Layer:
                 args.append(f"{key}={value!r}")
         return f"{type(self).__name__}({', '.join(args)})"
 
+    @classmethod
+    def spec_cost(cls, spec: dict[str, Any]) -> tuple[int, int]:
+        """(weights, padding of a side) that ``spec``, this layer's arguments in a model file,
+        declares: read without building anything. ValueError naming the size and window
+        arguments that are not non-negative integers; every other rule is the constructor's."""
+        window = ("kernel_size", "stride", "padding") if cls.windowed else ()
+        sizes = {key: [spec[key]] for key in cls.size_args if key in spec}
+        pairs = {
+            key: value if isinstance(value, list) else [value, value]
+            for key in window
+            if key in spec and (value := spec[key]) not in ("same", "valid")
+        }
+        bad = [
+            key
+            for key, numbers in {**sizes, **pairs}.items()
+            if not all(type(number) is int and number >= 0 for number in numbers)
+        ]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} must be non-negative integers")
+        kernel = math.prod(pairs.get("kernel_size", [1, 1]))
+        weights = math.prod(number for [number] in sizes.values()) * kernel if sizes else 0
+        return weights, max(pairs.get("padding") or [0])
+
     def _missing_cache(self) -> RuntimeError:
         return RuntimeError(
             f"{type(self).__name__}.backward() called without a forward(x, training=True) "
@@ -121,6 +151,12 @@ class Layer:
             )
         if expected is None and not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"{name} expected floating-point input, got {x.dtype}")
+
+
+# PyTorch sets no bound; nanocnn refuses a padding of more than this, a side, in a layer and in
+# all the layers of a model file together, so that a file cannot make ``predict`` pad a small
+# image into gigabytes (1,024 pixels a side: no network pads more).
+MAX_PADDING = 1024
 
 
 def as_int(value: Any, name: str, minimum: int = 0) -> int:

@@ -46,11 +46,14 @@ import numpy as np
 from nanocnn.errors import InputShapeError
 from nanocnn.kernels import to_chwn, to_nchw
 from nanocnn.layers.base import Layer, as_int
+from nanocnn.layers.registry import register_layer
 
 
 class _BatchNorm(Layer):
     """Shared by the 1-D and 2-D forms, which differ only in how an input becomes the (C, M)
     matrix of each feature's values (:meth:`_rows`) and back."""
+
+    size_args = ("num_features",)
 
     ndim = 0
 
@@ -153,6 +156,7 @@ def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a[:, None, :], b[:, :, None]).reshape(a.shape[0])
 
 
+@register_layer
 class BatchNorm2D(_BatchNorm):
     """``BatchNorm2D(num_features, eps=1e-5, momentum=0.1)`` on (N, C, H, W), per channel."""
 
@@ -166,6 +170,7 @@ class BatchNorm2D(_BatchNorm):
         return to_nchw(rows.reshape(c, h, w, n))
 
 
+@register_layer
 class BatchNorm1D(_BatchNorm):
     """``BatchNorm1D(num_features, eps=1e-5, momentum=0.1)`` on (N, features), per feature."""
 

@@ -39,11 +39,13 @@ import numpy as np
 from nanocnn.errors import InputShapeError
 from nanocnn.init import Init, init_weight
 from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, to_chwn, to_nchw, unpad
-from nanocnn.layers.base import Layer, as_int, as_pair, as_rng
+from nanocnn.layers.base import MAX_PADDING, Layer, as_int, as_pair, as_rng
+from nanocnn.layers.registry import register_layer
 
 Padding = int | tuple[int, int] | Literal["same", "valid"]
 
 
+@register_layer
 class Conv2D(Layer):
     """``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)``.
 
@@ -55,6 +57,8 @@ class Conv2D(Layer):
     """
 
     transient = ("_cache", "_dout_cols")
+    size_args = ("in_channels", "out_channels")
+    windowed = True
 
     def __init__(
         self,
@@ -163,11 +167,6 @@ class Conv2D(Layer):
         self._dout_cols = cols  # (O*kh*kw, H*W*N), reused by the next step's backward
         flipped = self.params["weight"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
         return (flipped.reshape(c, -1) @ cols).reshape(c, h, w, n)
-
-
-# PyTorch sets no bound; nanocnn refuses more than this, so that a model file cannot make
-# ``predict`` pad a small image into gigabytes (1,024 pixels a side: no network pads more).
-MAX_PADDING = 1024
 
 
 def conv_padding(

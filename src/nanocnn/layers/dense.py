@@ -18,10 +18,14 @@ import numpy as np
 from nanocnn.errors import InputShapeError
 from nanocnn.init import Init, init_weight
 from nanocnn.layers.base import Layer, as_int, as_rng
+from nanocnn.layers.registry import register_layer
 
 
+@register_layer
 class Dense(Layer):
     """``Dense(in_features, out_features, bias=True)``: (N, in_features) -> (N, out_features)."""
+
+    size_args = ("in_features", "out_features")
 
     def __init__(
         self,
@@ -71,6 +75,7 @@ class Dense(Layer):
         return dout @ self.params["weight"] if input_grad else None
 
 
+@register_layer
 class Flatten(Layer):
     """``Flatten()``: (N, d1, d2, ...) -> (N, d1 * d2 * ...), in C order as PyTorch's."""
 

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from nanocnn.layers.base import Layer, as_rng
+from nanocnn.layers.registry import register_layer
 
 
+@register_layer
 class Dropout(Layer):
     """``Dropout(p=0.5, rng=None)``: any shape; identity when not training."""
 

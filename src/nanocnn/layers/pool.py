@@ -26,10 +26,13 @@ import numpy as np
 from nanocnn.errors import InputShapeError
 from nanocnn.kernels import Pads, output_size, pad, to_chwn, to_nchw, unpad, window
 from nanocnn.layers.base import Layer, as_pair
+from nanocnn.layers.registry import register_layer
 
 
 class _Pool2D(Layer):
     """What both pools share: arguments, output size, padding."""
+
+    windowed = True
 
     pad_value = 0.0
 
@@ -93,6 +96,7 @@ def pool_pads(padding: Any, kernel: tuple[int, int]) -> Pads:
     return (ph, ph, pw, pw)
 
 
+@register_layer
 class MaxPool2D(_Pool2D):
     """``MaxPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
 
@@ -137,6 +141,7 @@ class MaxPool2D(_Pool2D):
         return to_nchw(unpad(dxp, self.pads))
 
 
+@register_layer
 class AvgPool2D(_Pool2D):
     """``AvgPool2D(kernel_size, stride=None, padding=0)``: (N, C, H, W) -> (N, C, Ho, Wo).
 
@@ -170,6 +175,7 @@ class AvgPool2D(_Pool2D):
         return to_nchw(unpad(dxp, self.pads))
 
 
+@register_layer
 class GlobalAvgPool2D(Layer):
     """``GlobalAvgPool2D()``: (N, C, H, W) -> (N, C), the mean of each channel's map.
 

@@ -26,7 +26,7 @@ last ReLU inside it; here the ReLU after the sum is the next layer of the model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -40,11 +40,11 @@ from nanocnn.layers.container import (
     forward_layer,
     summary_rows,
 )
+from nanocnn.layers.registry import build_layer, layer_spec, register_layer
+from nanocnn.layers.sequential import Sequential
 
-if TYPE_CHECKING:
-    from nanocnn.model import Sequential
 
-
+@register_layer
 class Residual(Container):
     """``Residual(*layers, shortcut=None)``: ``body(x) + shortcut(x)``, where ``body`` is
     ``Sequential(*layers)`` and ``shortcut`` a layer (often a ``Sequential`` of a 1x1
@@ -52,8 +52,6 @@ class Residual(Container):
     identity. Both paths must give outputs of one shape."""
 
     def __init__(self, *layers: Layer, shortcut: Layer | None = None) -> None:
-        from nanocnn.model import Sequential  # the model module imports the layers: late
-
         super().__init__()
         if not layers:
             raise ValueError("Residual needs at least one layer in its body")
@@ -67,8 +65,6 @@ class Residual(Container):
         return [("body", self.body), *shortcut]
 
     def config(self) -> dict[str, Any]:
-        from nanocnn.layers.registry import layer_spec  # the registry builds Residuals: late
-
         shortcut = None if self.shortcut is None else layer_spec(self.shortcut)
         return {"layers": self.body.config(), "shortcut": shortcut}
 
@@ -82,8 +78,6 @@ class Residual(Container):
 
     @classmethod
     def from_spec(cls, args: dict[str, Any]) -> Residual:
-        from nanocnn.layers.registry import build_layer
-
         children = [(name, build_layer(spec)) for name, spec in cls.child_specs(args)]
         body = [layer for name, layer in children if name != "shortcut"]
         return cls(*body, shortcut=dict(children).get("shortcut"))

@@ -14,8 +14,8 @@ import importlib.metadata
 import pkgutil
 
 from nanocnn.errors import ModelFileError
-from nanocnn.model import Sequential
-from nanocnn.tasks.base import TASKS, Option, Task, TaskData
+from nanocnn.layers import Sequential
+from nanocnn.tasks.base import TASKS, Option, Task, TaskData, TaskOptions
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
@@ -45,4 +45,4 @@ def task_of(model: Sequential, source: object = "the model") -> Task:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "Option", "Task", "TaskData", "get_task", "task_of"]
+__all__ = ["TASKS", "Option", "Task", "TaskData", "TaskOptions", "get_task", "task_of"]

@@ -9,22 +9,20 @@ in their metadata, so the model file alone turns a photo into an age. See docs/a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from nanocnn import augment, metrics, plots
+from nanocnn.augment import Augment
 from nanocnn.datasets.utkface import load_utkface, read_face
 from nanocnn.errors import DataError
 from nanocnn.images import ImageSource
+from nanocnn.layers import Sequential
 from nanocnn.losses import HuberLoss, L1Loss, Loss, MSELoss
-from nanocnn.model import Sequential
-from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, Task, TaskData
+from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, Task, TaskData, TaskOptions
 from nanocnn.tasks.classification import first_layer_filters
-
-if TYPE_CHECKING:
-    from nanocnn.training.job import TrainOptions
-    from nanocnn.training.trainer import Augment
+from nanocnn.training.metrics import MeanAbsoluteError, Metric
 
 LOSSES: dict[str, type[Loss]] = {"l1": L1Loss, "mse": MSELoss, "huber": HuberLoss}
 IMAGE_SIZE = 128  # faces are resized to this by default
@@ -38,6 +36,7 @@ GET_UTKFACE = (
 class Age(Task):
     name = "age"
     help = "predict age in years from UTKFace face photos (--data-dir needed)"
+    data_dir_help = "the UTKFace folder"
     default_model = "age_cnn"
     val_split = 1 / 9  # with the test split: 80% train, 10% validation, 10% test
     monitor = "val_mae"
@@ -46,8 +45,8 @@ class Age(Task):
         Option("loss", "the loss on the standardised age", choices=tuple(LOSSES), default="l1"),
     )
 
-    def load(self, options: TrainOptions) -> TaskData:
-        size = options.task_options["image_size"]
+    def load(self, options: TaskOptions) -> TaskData:
+        size = options.own["image_size"]
         x_train, ages, x_test, y_test = self._split(options.data_dir, size, options.limit)
         mean, std = float(ages.mean()), float(ages.std()) or 1.0  # std 1 if all ages are equal
         return TaskData(
@@ -78,14 +77,15 @@ class Age(Task):
     def outputs(self, data: TaskData) -> int:
         return 1
 
-    def loss(self, options: TrainOptions) -> Loss:
-        return LOSSES[options.task_options["loss"]]()
+    def loss(self, options: TaskOptions) -> Loss:
+        return LOSSES[options.own["loss"]]()
 
     def augment(self, data: TaskData) -> Augment | None:
         return augment.faces()
 
-    def target_scale(self, metadata: dict[str, Any]) -> float:
-        return metadata["target_std"]
+    def metric(self, metadata: dict[str, Any]) -> Metric:
+        """The MAE in years: the network's error times the ages' standard deviation."""
+        return MeanAbsoluteError(scale=metadata["target_std"])
 
     def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:
         """MAE, RMSE and R² in years, and ``baseline_mae``: the MAE of always answering the

@@ -4,34 +4,46 @@ A :class:`Task` knows how its data is found and loaded, which options of ``nanoc
 adds, the loss, the figure that picks the best epoch, its augmentation, the evaluation report
 and its plots, how a raw image becomes the model's input for ``predict`` and the app, and the
 metadata a model file of the task carries. ``train``, ``evaluate``, ``predict``, ``summary``
-and ``app`` know none of this: they look the task up (:mod:`nanocnn.tasks`) and call it.
-
-Stored data may be compact (uint8 images): :func:`input_converter` turns a batch of it into
-the model's input with the normalisation recorded in the model's metadata, batch by batch.
+and ``app`` know none of this: they look the task up (:mod:`nanocnn.tasks`) and call it. A
+task knows of a run only its :class:`TaskOptions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from nanocnn.augment import Augment
 from nanocnn.images import ImageSource
+from nanocnn.layers import Sequential
 from nanocnn.losses import Loss
-from nanocnn.model import Sequential
-
-if TYPE_CHECKING:
-    from nanocnn.training.job import TrainOptions
-    from nanocnn.training.trainer import Augment
+from nanocnn.parallel import Workers
+from nanocnn.progress import Style
+from nanocnn.training.metrics import Accuracy, Metric
 
 TEST_FRACTION = 0.1  # of the data, held out for the test report when it has no test set
 SPLIT_SEED = 0  # that test set is the same whatever --seed
 
-Inputs = Callable[[np.ndarray], np.ndarray]
 Pair = tuple[np.ndarray, np.ndarray]  # (samples, targets)
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What a task knows of a run: where its data is and how much of it to use, the run's
+    seed, how loading shows progress, the ranks that may share the loading, the classifier's
+    label smoothing, and the task's own options."""
+
+    data_dir: Path | None = None
+    limit: int | None = None  # use only this many samples (quick trials, tests)
+    seed: int = 0  # the run's seed, for a task that generates or draws its data
+    progress: Style = "auto"
+    workers: Workers = field(default_factory=Workers)  # a data-parallel run's ranks
+    label_smoothing: float = 0.0
+    own: dict[str, Any] = field(default_factory=dict)  # each of Task.options, by name
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class Task:
 
     name: ClassVar[str]
     help: ClassVar[str]  # one line for ``nanocnn train --help``
+    data_dir_help: ClassVar[str]  # what its --data-dir is, for the commands' help
     default_model: ClassVar[str] = "cnn"
     val_split: ClassVar[float] = 1 / 12  # of the training data, when there is no val set
     monitor: ClassVar[str] = "val_loss"  # picks the best epoch (and early stopping)
@@ -88,24 +101,25 @@ class Task:
     def option_names(self) -> set[str]:
         return {option.name for option in self.options}
 
-    def load(self, options: TrainOptions) -> TaskData:
-        """Find and load the data ``options`` point at (``options.data_dir``...)."""
+    def load(self, options: TaskOptions) -> TaskData:
+        """Find and load the data ``options`` point at (``options.data_dir``...); the ranks
+        of a data-parallel run (``options.workers``) may share the work."""
         raise NotImplementedError
 
     def outputs(self, data: TaskData) -> int:
         """How many numbers the network outputs for this data."""
         raise NotImplementedError
 
-    def loss(self, options: TrainOptions) -> Loss:
+    def loss(self, options: TaskOptions) -> Loss:
         raise NotImplementedError
+
+    def metric(self, metadata: dict[str, Any]) -> Metric:
+        """The figure logged beside the loss for a model with ``metadata``."""
+        return Accuracy()
 
     def augment(self, data: TaskData) -> Augment | None:
         """The random augmentation of this task's training batches (None: none helps)."""
         return None
-
-    def target_scale(self, metadata: dict[str, Any]) -> float:
-        """The unit of the logged error of a regression (see ``Trainer``); 1 otherwise."""
-        return 1.0
 
     def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:
         """The test report of ``model`` on ``test``; with ``out``, also its plots there."""
@@ -136,33 +150,3 @@ class Task:
         """What the model says of one raw image: ``"dog (0.93), cat (0.05), ..."``."""
         x = self.prepare(model, image)[np.newaxis]
         return self.describe(model, model.predict(x)[0])
-
-
-def input_converter(metadata: dict[str, Any]) -> Inputs | None:
-    """The function that turns stored uint8 images (N, C, H, W) into the model's input, as
-    recorded in ``metadata["normalization"]``: x = (pixels / 255 - mean[c]) / std[c]. None for
-    a model without it (its data is stored as it is fed)."""
-    normalization = metadata.get("normalization")
-    if not isinstance(normalization, dict):
-        return None
-    mean = np.asarray(normalization["mean"], np.float32).reshape(1, -1, 1, 1)
-    scale = 1 / (255 * np.asarray(normalization["std"], np.float32).reshape(1, -1, 1, 1))
-    offset = mean * 255 * scale  # (p / 255 - m) / s == p * scale - offset
-
-    def convert(pixels: np.ndarray) -> np.ndarray:
-        x = pixels.astype(np.float32)
-        x *= scale
-        x -= offset
-        return x
-
-    return convert
-
-
-def predict_samples(model: Sequential, samples: np.ndarray, chunk: int = 500) -> np.ndarray:
-    """``model``'s outputs for stored ``samples``, converted chunk by chunk as
-    :func:`input_converter` says (never the whole set as floats at once)."""
-    convert = input_converter(model.metadata)
-    if convert is None:
-        return model.predict(samples)
-    pieces = [model.predict(convert(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
-    return np.concatenate(pieces)

@@ -9,19 +9,16 @@ whether the model learned digits or photos.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from nanocnn import metrics, plots
-from nanocnn.layers import Conv2D, Dense
+from nanocnn.inputs import predict_samples
+from nanocnn.layers import Conv2D, Dense, Sequential
 from nanocnn.layers.activations import softmax
 from nanocnn.losses import Loss, SoftmaxCrossEntropy
-from nanocnn.model import Sequential
-from nanocnn.tasks.base import Pair, Task, TaskData, predict_samples
-
-if TYPE_CHECKING:
-    from nanocnn.training.job import TrainOptions
+from nanocnn.tasks.base import Pair, Task, TaskData, TaskOptions
 
 TOP_CLASSES = 3  # classes ``predict`` names for each image
 
@@ -34,8 +31,8 @@ class ClassificationTask(Task):
     def outputs(self, data: TaskData) -> int:
         return len(data.metadata["classes"])
 
-    def loss(self, options: TrainOptions) -> Loss:
-        return SoftmaxCrossEntropy(label_smoothing=options.label_smoothing or 0.0)
+    def loss(self, options: TaskOptions) -> Loss:
+        return SoftmaxCrossEntropy(label_smoothing=options.label_smoothing)
 
     def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:
         """Accuracy, per-class precision/recall/F1 and the confusion matrix; with ``out``,

@@ -15,22 +15,18 @@ another image size gets the picture resized to its size instead.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nanocnn import augment
+from nanocnn.augment import Augment
 from nanocnn.datasets.image_arrays import read_image
 from nanocnn.datasets.mnist import check_class_names, load_mnist, read_class_names
 from nanocnn.images import ImageSource
-from nanocnn.model import Sequential
+from nanocnn.layers import Sequential
 from nanocnn.preprocess import preprocess_digit
-from nanocnn.tasks.base import Option, Pair, TaskData
+from nanocnn.tasks.base import Option, Pair, TaskData, TaskOptions
 from nanocnn.tasks.classification import ClassificationTask
-
-if TYPE_CHECKING:
-    from nanocnn.training.job import TrainOptions
-    from nanocnn.training.trainer import Augment
 
 DIGIT_SHAPE = [1, 28, 28]  # what preprocess_digit makes
 
@@ -38,6 +34,7 @@ DIGIT_SHAPE = [1, 28, 28]  # what preprocess_digit makes
 class Digits(ClassificationTask):
     name = "digits"
     help = "classify MNIST digits, or any data set in MNIST's IDX format (the default)"
+    data_dir_help = "the IDX files (default: the bundled MNIST)"
     options = (
         Option(
             "class_names",
@@ -46,7 +43,7 @@ class Digits(ClassificationTask):
         ),
     )
 
-    def load(self, options: TrainOptions) -> TaskData:
+    def load(self, options: TaskOptions) -> TaskData:
         data = load_mnist(options.data_dir)
         x_train, y_train = data.x_train[: options.limit], data.y_train[: options.limit]
         x_test, y_test = data.x_test[: options.limit], data.y_test[: options.limit]
@@ -62,10 +59,10 @@ class Digits(ClassificationTask):
             description=f"{source} images",
         )
 
-    def class_names(self, options: TrainOptions, labels: np.ndarray) -> list[str]:
+    def class_names(self, options: TaskOptions, labels: np.ndarray) -> list[str]:
         """``--class-names``, else the data folder's classes.txt, else "0", "1"... for the
         classes 0..K-1 of the training ``labels``."""
-        given = options.task_options["class_names"]
+        given = options.own["class_names"]
         if given:
             names, source = [name.strip() for name in given.split(",")], "--class-names"
         elif options.data_dir and (from_file := read_class_names(options.data_dir)) is not None:

@@ -14,21 +14,19 @@ carries in ``metadata["normalization"]``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nanocnn import augment
+from nanocnn.augment import Augment
 from nanocnn.datasets.folder import load_image_folder
 from nanocnn.datasets.image_arrays import channel_stats, read_image
 from nanocnn.images import ImageSource
-from nanocnn.model import Sequential
-from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, TaskData, input_converter
+from nanocnn.inputs import input_converter
+from nanocnn.layers import Sequential
+from nanocnn.tasks.base import SPLIT_SEED, TEST_FRACTION, Option, Pair, TaskData, TaskOptions
 from nanocnn.tasks.classification import ClassificationTask
-
-if TYPE_CHECKING:
-    from nanocnn.training.job import TrainOptions
-    from nanocnn.training.trainer import Augment
 
 IMAGE_SIZE = 32  # pictures are resized to this by default
 
@@ -36,6 +34,7 @@ IMAGE_SIZE = 32  # pictures are resized to this by default
 class Images(ClassificationTask):
     name = "images"
     help = "classify your own pictures: --data-dir with one subfolder per class"
+    data_dir_help = "a folder with a subfolder of pictures per class"
     val_split = 0.1
     # A folder holds fewer pictures than MNIST: smaller batches give more steps an epoch.
     recipes: ClassVar[dict[str, dict[str, Any]]] = {
@@ -48,16 +47,16 @@ class Images(ClassificationTask):
         Option("channels", "1 (gray) or 3 (RGB); default: as the pictures are", int, ("1", "3")),
     )
 
-    def load(self, options: TrainOptions) -> TaskData:
+    def load(self, options: TaskOptions) -> TaskData:
         if options.data_dir is None:
             raise ValueError(
                 "the images task needs --data-dir: a folder with a subfolder per class"
             )
-        size = options.task_options["image_size"]
+        size = options.own["image_size"]
         folder = load_image_folder(
-            options.data_dir, size, channels=options.task_options["channels"],
+            options.data_dir, size, channels=options.own["channels"],
             test_fraction=TEST_FRACTION, seed=SPLIT_SEED, limit=options.limit,
-            progress="off" if options.progress == "lines" else options.progress,
+            progress=options.progress, workers=options.workers,
         )  # fmt: skip
         mean, std = channel_stats(folder.x_train)
         std = np.maximum(std, 1 / 255)  # a channel of one value: no division by zero

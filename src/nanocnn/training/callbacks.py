@@ -1,9 +1,14 @@
 """Callbacks: code that runs at fixed points of training (early stopping, the best model).
 
 A callback overrides any of the hooks below; each receives the :class:`Trainer`, whose
-``model``, ``optimizer``, ``epoch``, ``step`` and ``history`` it may read, and whose
-``stop_training`` it may set. ``state_dict``/``load_state_dict`` let a resumed run carry on
-exactly where the interrupted one stopped (values may be JSON data or NumPy arrays).
+``model``, ``optimizer``, ``workers``, ``epoch``, ``step`` and ``history`` it may read, and
+whose ``stop_training`` it may set. ``state_dict``/``load_state_dict`` let a resumed run carry
+on exactly where the interrupted one stopped (values may be JSON data or NumPy arrays).
+
+The trainer's own parts are callbacks too, run around the user's: the progress display
+(:class:`~nanocnn.training.progress_logger.ProgressLogger`) and the watch for non-finite
+weights (:class:`StopOnNonFinite`) before them, the training checkpoint
+(:class:`~nanocnn.training.checkpoint.StateCheckpoint`) after them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from nanocnn.errors import NonFiniteLossError
+from nanocnn.io import save
 
 if TYPE_CHECKING:
     from nanocnn.training.trainer import Trainer
@@ -36,9 +44,16 @@ class Callback:
 
     def on_batch_begin(self, trainer: Trainer) -> None: ...
 
+    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        """After a batch's step: ``logs`` holds its ``batch`` number, ``size`` (samples) and
+        ``loss``."""
+
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
 
     def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def on_train_error(self, trainer: Trainer, error: BaseException) -> None:
+        """Training stops on ``error`` (raised on after this hook), an interrupt included."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -145,11 +160,28 @@ class ModelCheckpoint(Callback):
         self.tracker = Monitor(monitor, mode)
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if (self.tracker.improved(logs) or not self.save_best_only) and trainer.writes_files:
-            trainer.model.save(self.path)
+        if (self.tracker.improved(logs) or not self.save_best_only) and trainer.workers.is_root:
+            save(trainer.model, self.path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.tracker.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.tracker.best = state["best"]
+
+
+class StopOnNonFinite(Callback):
+    """Stop training with ``NonFiniteLossError`` when an update made weights NaN or infinite,
+    naming them, the batch and the learning rate, before a checkpoint can save them (Keras's
+    TerminateOnNaN; a non-finite loss stops it the same way, raised by the loss itself).
+    The weights are checked after each epoch's last batch: one pass over them an epoch."""
+
+    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if logs["batch"] != trainer.epoch_batches:
+            return
+        parameters = trainer.model.parameters()
+        bad = [name for name, param, _ in parameters if not np.isfinite(param).all()]
+        if bad:
+            raise NonFiniteLossError(
+                f"weights {bad} became NaN or infinite: try a lower learning rate"
+            )

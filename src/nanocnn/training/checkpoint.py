@@ -5,16 +5,21 @@ The arrays are the model's parameters and buffers (``model.<name>``), the optimi
 (``optimizer.<name>``) and any array a callback keeps (``callbacks.<i>.<name>``); the JSON
 state holds the epoch and step, every random generator (the trainer's and each random
 layer's), the history, the callbacks' plain state, the architecture and the metadata. The
-file format is :mod:`nanocnn.persistence`'s.
+file format is :mod:`nanocnn.io.model_file`'s; :class:`StateCheckpoint` writes it after every
+epoch.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nanocnn.errors import ModelFileError
+from nanocnn.io import save_checkpoint
+from nanocnn.training.callbacks import Callback
 from nanocnn.training.history import History
 
 if TYPE_CHECKING:
@@ -77,3 +82,23 @@ def restore_training_state(
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+class StateCheckpoint(Callback):
+    """``StateCheckpoint(path)``: the whole training state written to ``path`` at the end of
+    every epoch, after every other callback (so their state after the epoch is in it),
+    atomically (a crash leaves the previous epoch's checkpoint whole), by rank 0 alone in
+    data-parallel training. ``trainer.saved_epoch`` says which epoch the file holds."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        self.save(trainer)
+
+    def save(self, trainer: Trainer) -> Path:
+        """Write ``trainer``'s state now (rank 0; the others note the epoch); the path."""
+        if trainer.workers.is_root:
+            save_checkpoint(self.path, *training_state(trainer))
+        trainer.saved_epoch = trainer.epoch
+        return self.path

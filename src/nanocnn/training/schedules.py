@@ -12,6 +12,7 @@ OneCycleLR         at each batch: warm up from max/div_factor to max along half 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nanocnn.optim import SGD, Adam
@@ -155,3 +156,15 @@ class OneCycleLR(_Schedule):
 def _cos_anneal(start: float, end: float, fraction: float) -> float:
     """From ``start`` (fraction 0) to ``end`` (fraction 1) along half a cosine."""
     return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)
+
+
+# The learning-rate schedules a training run is given by name (``nanocnn train --schedule
+# NAME``, a preset's recipe): each builds the callback for a run of so many epochs, or None.
+# The command line's choices are this dict's keys; a schedule of your own is one more entry.
+SCHEDULES: dict[str, Callable[[int], Callback | None]] = {
+    "cosine": lambda epochs: CosineLR(),
+    "onecycle": lambda epochs: OneCycleLR(),
+    "step": lambda epochs: StepLR(step_size=max(1, epochs // 3), gamma=0.1),
+    "plateau": lambda epochs: ReduceLROnPlateau(patience=1, factor=0.3),
+    "none": lambda epochs: None,
+}

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nanocnn.atomic import write_atomically
 from nanocnn.errors import ModelFileError
 from nanocnn.explain import first_conv, first_conv_maps
-from nanocnn.model import Sequential
+from nanocnn.io import write_atomically
+from nanocnn.layers import Sequential
+from nanocnn.layers.state import detached
 from nanocnn.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Snapshots(Callback):
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.rows = []
-        if not trainer.writes_files or first_conv(trainer.model) is None:
+        if not trainer.workers.is_root or first_conv(trainer.model) is None:
             return
         if trainer.epoch > 0 and self.path.exists():  # resumed: keep what came before
             saved = read_snapshots(self.path)
@@ -79,14 +80,14 @@ class Snapshots(Callback):
             self._take(trainer.model, trainer.epoch)
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if trainer.writes_files and first_conv(trainer.model) is not None:
+        if trainer.workers.is_root and first_conv(trainer.model) is not None:
             self._take(trainer.model, trainer.epoch)
 
     def _take(self, model: Sequential, epoch: int) -> None:
         """Add the snapshot after ``epoch`` and rewrite the file."""
         index = first_conv(model)
         assert index is not None
-        maps = first_conv_maps(model._detached(), self.sample[np.newaxis].astype(model.dtype))
+        maps = first_conv_maps(detached(model), self.sample[np.newaxis].astype(model.dtype))
         assert maps is not None
         self.rows.append((epoch, model[index].params["weight"].copy(), maps.astype(np.float16)))
         arrays = {

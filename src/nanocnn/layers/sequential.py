@@ -5,23 +5,21 @@ PyTorch's ``nn.Sequential`` gives, so state dicts move between the two. A ``Sequ
 itself a layer (a :class:`~nanocnn.layers.container.Container`): it nests inside another
 ``Sequential`` or a ``Residual``, and the names go down the nesting (``"3.body.0.weight"``).
 A model file holds the weights *and* the architecture (each layer's type and constructor
-arguments), so the file alone rebuilds the model: ``model.save(path)`` and ``nanocnn.load(path)``.
+arguments), so the file alone rebuilds the model: ``nanocnn.save(model, path)`` and
+``nanocnn.load(path)`` (:mod:`nanocnn.io`).
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
 from nanocnn.errors import InputShapeError
-from nanocnn.layers import Layer, MaxPool2D, ReLU, build_layer, layer_spec, register_layer
-from nanocnn.layers.base import as_int
+from nanocnn.layers.activations import ReLU
+from nanocnn.layers.base import Layer, as_int
 from nanocnn.layers.container import (
     Container,
     SummaryRow,
@@ -30,11 +28,16 @@ from nanocnn.layers.container import (
     forward_layer,
     summary_rows,
 )
+from nanocnn.layers.inputs import as_input, select_outputs
+from nanocnn.layers.pool import MaxPool2D
+from nanocnn.layers.registry import build_layer, layer_spec, register_layer
+from nanocnn.layers.state import IncompatibleKeys, detached, load_state
 from nanocnn.losses import Loss
 
 INFERENCE_CHUNK = 64  # samples per piece of a large inference batch
 
 
+@register_layer  # a Sequential nests inside another container
 class Sequential(Container):
     """``Sequential(*layers)``. ``training`` (False until ``train()``) is the default mode;
     ``metadata`` is a JSON-serialisable dict saved with the model (its task, class names,
@@ -204,7 +207,7 @@ class Sequential(Container):
         model's dtype.
         """
         x = as_input(x, self.dtype)
-        model = self._detached()
+        model = detached(self)
         out = model.forward(x, training=False, keep=True)
         if loss is not None:
             if target is None:
@@ -213,21 +216,10 @@ class Sequential(Container):
             loss.forward(out, np.asarray(target))
             dout = loss.backward()
         else:
-            dout = _select(out, target)
+            dout = select_outputs(out, target)
         dx = model.backward(dout)
         assert dx is not None  # input_grad=True
         return dx if dx.flags.writeable else dx.copy()  # a layer may return a read-only view
-
-    def _detached(self) -> Sequential:
-        """A copy that shares the parameters and buffers but has its own gradients, caches and
-        random generators: running it in inference changes nothing of this model. The layers'
-        ``transient`` attributes (what the last pass kept for backward, scratch buffers:
-        megabytes after a training step) are not copied; the copy starts without."""
-        memo: dict[int, Any] = {id(value): value for _, value in self.named_arrays()}
-        for layer in self.modules():
-            for name in layer.transient:
-                memo[id(getattr(layer, name, None))] = None
-        return copy.deepcopy(self, memo=memo)
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(dotted name, parameter, gradient) for every trainable array, for the optimizers."""
@@ -250,28 +242,13 @@ class Sequential(Container):
         """Copies of every parameter and buffer, by dotted name (PyTorch's order)."""
         return {name: value.copy() for name, value in self.named_arrays()}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` into the model in place, after checking every name and shape.
-
-        PyTorch's BatchNorm counts its training batches in ``num_batches_tracked`` (an integer
-        scalar); nanocnn's has no use for the count, so that entry is accepted and ignored.
-        """
-        own = dict(self.named_arrays())
-        problems = [f"missing {name!r} {own[name].shape}" for name in own if name not in state]
-        problems += [
-            f"unexpected {name!r}"
-            for name in state
-            if name not in own and not _batch_count(name, state[name], own)
-        ]
-        problems += [
-            f"{name!r} has shape {np.shape(state[name])}, the model needs {value.shape}"
-            for name, value in own.items()
-            if name in state and np.shape(state[name]) != value.shape
-        ]
-        if problems:
-            raise ValueError("state dict does not fit the model: " + "; ".join(problems))
-        for name, value in own.items():
-            value[...] = state[name]
+    def load_state_dict(
+        self, state: dict[str, np.ndarray], strict: bool = True
+    ) -> IncompatibleKeys:
+        """Copy ``state`` into the model in place, after checking every name and shape; with
+        ``strict=False`` what fits by name, returning the missing and unexpected names (see
+        :func:`nanocnn.layers.state.load_state`)."""
+        return load_state(dict(self.named_arrays()), state, strict)
 
     def config(self) -> list[dict[str, Any]]:  # type: ignore[override]
         """The architecture: each layer's type and constructor arguments (see
@@ -310,7 +287,7 @@ class Sequential(Container):
         pass's caches survive it."""
         x = np.zeros((1, *input_shape), dtype=self.dtype)
         rows = [("input", str(tuple(input_shape)), "")]
-        model = self._detached()  # keeps this model's caches
+        model = detached(self)  # keeps this model's caches
         for name, layer in model.children():
             layer_rows, x = summary_rows(layer, x, name, depth=0)
             rows += layer_rows
@@ -332,58 +309,6 @@ class Sequential(Container):
             rows += layer_rows
         return [container_row(self, x, name, depth), *rows], x
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write weights, buffers, architecture and ``metadata`` to ``path`` atomically; the
-        file alone rebuilds the model with :func:`nanocnn.load` (see :mod:`nanocnn.persistence`)."""
-        from nanocnn.persistence import save_model  # persistence builds models: import late
-
-        return save_model(self, path)
-
-    def load_weights(self, path: str | os.PathLike) -> Sequential:
-        """Copy the weights of a state-dict file (safetensors, e.g. from PyTorch, or a nanocnn
-        file) into this model in place; see :func:`nanocnn.persistence.load_weights`."""
-        from nanocnn.persistence import load_weights  # persistence builds models: import late
-
-        return load_weights(self, path)
-
-
-register_layer(Sequential)  # a Sequential nests inside another container
-
-
-def _batch_count(name: str, value: np.ndarray, own: dict[str, np.ndarray]) -> bool:
-    """Whether ``name`` is PyTorch's integer ``<i>.num_batches_tracked`` of a BatchNorm."""
-    layer, _, key = name.rpartition(".")
-    return (
-        key == "num_batches_tracked"
-        and f"{layer}.running_mean" in own
-        and np.ndim(value) == 0
-        and np.issubdtype(np.asarray(value).dtype, np.integer)
-    )
-
-
-def as_input(x: np.ndarray, dtype: np.typing.DTypeLike, name: str = "x") -> np.ndarray:
-    """``x`` checked and converted for a model of ``dtype``: the data rule of ``predict`` and
-    ``Trainer.fit``.
-
-    Floating-point values are converted to ``dtype`` (an explicit copy when they differ, e.g.
-    float64 to float32). Integer values, such as uint8 images, are refused: converted as they
-    are they would give silently wrong answers, so scale them first
-    (``x.astype(np.float32) / 255``). NaN or infinite values (also those that overflow
-    ``dtype``) are refused.
-    """
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {x.dtype}; pass floating-point values, e.g. "
-            f"{name}.astype(np.float32) / 255 for 8-bit images"
-        )
-    with np.errstate(over="ignore"):  # values too large for dtype become inf, refused below
-        x = x.astype(dtype, copy=False)
-    # min and max pass any NaN on, and an infinity is one of them: no array of flags needed
-    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
-
 
 def _backward(
     layers: list[Layer], dout: np.ndarray, input_grad: bool, fast: bool
@@ -400,22 +325,3 @@ def _backward(
         assert dx is not None  # input_grad=True
         dout = dx
     return dout if input_grad else None
-
-
-def _select(out: np.ndarray, target: int | np.ndarray | None) -> np.ndarray:
-    """The gradient of ``sum_n out[n, target[n]]`` with respect to ``out`` (N, K): one-hot
-    rows (``target`` None: each row's largest output)."""
-    rows = out.reshape(len(out), math.prod(out.shape[1:]))  # (N, K); -1 fails for N = 0
-    if target is None:
-        chosen = rows.argmax(axis=1)
-    else:
-        if np.ndim(target) > 1:
-            raise ValueError(f"target must be an int or (N,) ints, got shape {np.shape(target)}")
-        chosen = np.broadcast_to(np.asarray(target), (len(rows),))
-        if not np.issubdtype(chosen.dtype, np.integer):
-            raise ValueError(f"target must hold integer output indices, got {chosen.dtype}")
-        if chosen.size and (chosen.min() < 0 or chosen.max() >= rows.shape[1]):
-            raise ValueError(f"target must lie in [0, {rows.shape[1]}), got {target}")
-    dout = np.zeros_like(rows)
-    dout[np.arange(len(rows)), chosen] = 1.0
-    return dout.reshape(out.shape)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import resource
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanocnn import plots
-from nanocnn.persistence import read_checkpoint
+from nanocnn.io import read_checkpoint
+from nanocnn.job.options import option_flag
 
 if TYPE_CHECKING:
-    from nanocnn.training.trainer import Trainer
+    from nanocnn.training import Trainer
 
 
 class RunExistsError(FileExistsError):
@@ -112,14 +112,6 @@ class RunFolder:
             f"{training['peak_memory_mb']:.0f} MiB\n"
             f"run folder: {self.path} (model.npz, history, metrics.json, plots)"
         )
-
-
-def option_flag(name: str, value: Any) -> str:
-    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``."""
-    flag = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return flag if value else f"--no-{flag[2:]}"
-    return f"{flag} {shlex.quote(str(value))}"
 
 
 def peak_memory_mb() -> float:

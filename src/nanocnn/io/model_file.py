@@ -1,28 +1,29 @@
-"""The file formats of models and training checkpoints, in one place.
+"""Model files and training checkpoints: what nanocnn keeps on disk, and how it is read back.
 
-Both are written by :func:`nanocnn.serialization.save_arrays`: named arrays plus one JSON
-header, atomically, read back without ever running code from the file.
+Both are named arrays plus one JSON header, written atomically by :func:`save_arrays` in the
+format the path's suffix names (``.npz``, ``.safetensors``), read back never running code.
 
 - A **model file** holds the weights and buffers under their dotted names (``"0.weight"``),
   and a header ``{"format": "nanocnn-model", "version": 1, "layers": [...], "metadata": {...}}``:
   the architecture (each layer's type and constructor arguments) and the model's metadata
-  (its task, input shape, class names, normalisation...). The file alone rebuilds the model.
+  (its task, input shape, class names, normalisation...). The file alone rebuilds the model:
+  :func:`save` and :func:`load`.
 - **Weights alone** (a state dict) come from any safetensors file, such as one written by
-  ``safetensors.torch.save_file(torch_model.state_dict(), path)``: :func:`load_weights`.
-  The names are PyTorch's ``nn.Sequential`` ones, which nanocnn's layers share; BatchNorm's
-  ``num_batches_tracked`` is ignored. The other way needs nothing more: a model saved as
-  ``model.safetensors`` is read by ``safetensors.torch.load_file``.
+  ``safetensors.torch.save_file(torch_model.state_dict(), path)``, or a nanocnn file:
+  :func:`load_weights`. The names are PyTorch's ``nn.Sequential`` ones, which nanocnn's
+  layers share; BatchNorm's ``num_batches_tracked`` is ignored. The other way needs nothing
+  more: a model saved as ``model.safetensors`` is read by ``safetensors.torch.load_file``.
 - A **training checkpoint** holds the whole training state (model, optimizer, callbacks,
-  random generators, history) with ``"format": "nanocnn-checkpoint"``; it is written and read
-  by :class:`nanocnn.training.Trainer`.
+  random generators, history) with ``"format": "nanocnn-checkpoint"``
+  (:func:`save_checkpoint`, :func:`read_checkpoint`; the trainer fills and reads it).
 
 A file's architecture is checked before anything is built: a small hostile file must not make
-the loader, or a later ``predict``, allocate gigabytes.
+the loader, or a later ``predict``, allocate gigabytes. What each layer type may declare is
+the layer's own rule (:meth:`nanocnn.layers.Layer.spec_cost`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,18 +32,14 @@ from typing import Any
 import numpy as np
 
 from nanocnn.errors import ModelFileError
-from nanocnn.layers import LAYER_TYPES
-from nanocnn.layers.container import Container
-from nanocnn.layers.conv import MAX_PADDING
-from nanocnn.model import Sequential
-from nanocnn.serialization import is_safetensors, load_arrays, read_safetensors, save_arrays
+from nanocnn.io.arrays import load_arrays, load_state_dict_file, save_arrays
+from nanocnn.layers import LAYER_TYPES, Container, Sequential
+from nanocnn.layers.base import MAX_PADDING
 
 MODEL_FORMAT = "nanocnn-model"
 CHECKPOINT_FORMAT = "nanocnn-checkpoint"
 VERSION = 1
 
-SIZE_ARGS = ("in_channels", "out_channels", "in_features", "out_features", "num_features")
-WINDOW_ARGS = ("kernel_size", "stride", "padding")
 LOADER_ARGS = ("rng", "dtype")  # chosen by the loader, never by a file
 # An architecture may declare at most this many times the weights its file holds: enough for
 # a file that lacks a tensor to reach load_state_dict's precise message, small enough that
@@ -52,7 +49,7 @@ MAX_DEPTH = 16  # containers inside containers (a ResNet needs 3: model, block, 
 MAX_LAYERS = 10_000  # layers in all, containers and nested ones included
 
 
-def save_model(model: Sequential, path: str | os.PathLike) -> Path:
+def save(model: Sequential, path: str | os.PathLike) -> Path:
     """Write ``model``'s weights, buffers, architecture and metadata to ``path`` atomically."""
     header = {
         "format": MODEL_FORMAT,
@@ -63,8 +60,8 @@ def save_model(model: Sequential, path: str | os.PathLike) -> Path:
     return save_arrays(path, model.state_dict(), header)
 
 
-def load_model(path: str | os.PathLike) -> Sequential:
-    """Rebuild the model saved at ``path`` by :func:`save_model` (``Sequential.save``).
+def load(path: str | os.PathLike) -> Sequential:
+    """Rebuild the model saved at ``path`` by :func:`save`.
 
     The model's ``metadata`` attribute holds the metadata saved with it. Raises
     ``ModelFileError`` naming the file and the problem for anything that is not such a file.
@@ -94,7 +91,7 @@ def load_weights(model: Sequential, path: str | os.PathLike) -> Sequential:
     converted to the model's dtype. Raises ``ModelFileError`` naming the file when it cannot
     be read or its names and shapes do not fit the model.
     """
-    arrays, _ = read_safetensors(path) if is_safetensors(path) else load_arrays(path)
+    arrays = load_state_dict_file(path)
     try:
         model.load_state_dict(arrays)
     except ValueError as error:
@@ -131,34 +128,27 @@ def _check_sizes(path: str | os.PathLike, layers: list[dict], arrays: dict) -> N
     """Refuse, before building anything, an architecture whose layers together declare far
     more weights than the file's arrays hold (``SIZE_MARGIN``), pad an input by more than
     ``MAX_PADDING`` pixels a side in all (each layer may pad up to that: stacked, they would
-    grow a small image to gigabytes), or whose sizes are not plain integers. Every other
-    rule (a pooling's padding at most half its kernel...) is the layer constructors' own, the
-    same for a model built in code and one loaded from a file."""
+    grow a small image to gigabytes), or whose sizes are not plain integers (each layer type
+    says what its spec declares: ``Layer.spec_cost``). Every other rule (a pooling's padding
+    at most half its kernel...) is the layer constructors' own, the same for a model built in
+    code and one loaded from a file."""
     budget = SIZE_MARGIN * sum(array.size for array in arrays.values())
     declared = padded = 0
     for name, spec in _nested_specs(path, layers):
         where = f"{path}: layer {name} ({spec.get('type')})"
         if forbidden := [key for key in LOADER_ARGS if key in spec]:
             raise ModelFileError(f"{where} sets {forbidden}, which a model file may not")
-        sizes = {key: [spec[key]] for key in SIZE_ARGS if key in spec}
-        pairs = {
-            key: value if isinstance(value, list) else [value, value]
-            for key in WINDOW_ARGS
-            if key in spec and (value := spec[key]) not in ("same", "valid")
-        }
-        bad = [
-            key
-            for key, numbers in {**sizes, **pairs}.items()
-            if not all(type(number) is int and number >= 0 for number in numbers)
-        ]
-        if bad:
-            raise ModelFileError(f"{where}: {', '.join(bad)} must be non-negative integers")
-        kernel = pairs.get("kernel_size", [1, 1])
-        padded += max(pairs.get("padding") or [0])
+        kind = LAYER_TYPES.get(spec["type"]) if isinstance(spec.get("type"), str) else None
+        if kind is None:
+            continue  # refused by name when the model is built
+        try:
+            weights, padding = kind.spec_cost(spec)
+        except ValueError as error:
+            raise ModelFileError(f"{where}: {error}") from error
+        padded += padding
         if padded > MAX_PADDING:
             raise ModelFileError(f"{where}: the layers pad more than {MAX_PADDING} pixels in all")
-        if sizes:
-            declared += math.prod(number for [number] in sizes.values()) * math.prod(kernel)
+        declared += weights
         if declared > budget:
             raise ModelFileError(f"{where} is larger than the weights the file holds")
 

@@ -2,7 +2,7 @@
 the installed MPI's ``mpiexec`` (the ``mpi`` extra), and say which rank failed if one does.
 
 Each rank runs ``python -m nanocnn.cli train ...`` with one BLAS thread (the ranks share the
-cores) and finds its rank and the world size itself (:mod:`.distributed`).
+cores) and finds its rank and the world size itself (:mod:`.workers`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 
 INSTALL_HINT = "pip install 'nanocnn[mpi]' (mpi4py and MPICH)"
 ABORTED = 2  # the exit status of a job that a rank ended on an error (Workers.abort_on_error)
+INTERRUPTED = 130  # the exit status of a job ended by Ctrl-C, as a shell reports it
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PIDS_VARIABLE = "NANOCNN_WORKER_PIDS"  # where the ranks of ``launch`` note their process ids
 
@@ -65,7 +66,7 @@ def launch(workers: int, arguments: list[str]) -> int:
         except KeyboardInterrupt:  # mpiexec got the Ctrl-C too and ends the ranks
             return process.wait()
         ranks = {_read(os.path.join(pids, name)): name for name in os.listdir(pids)}
-    if status not in (0, ABORTED, 130):  # a rank that aborted has said why
+    if status not in (0, ABORTED, INTERRUPTED):  # a rank that aborted has said why
         who = f"worker {ranks[dead]}" if dead in ranks else "a worker"
         killed = " (killed by signal 9: SIGKILL, often the out-of-memory killer)"
         print(

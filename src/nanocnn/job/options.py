@@ -1,0 +1,95 @@
+"""The options of ``nanocnn train``, what a run records of them, and how the command line
+spells them again (to resume a run)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nanocnn.parallel import Workers
+from nanocnn.progress import Style
+from nanocnn.tasks import TaskOptions
+
+# what a preset's recipe chooses (nanocnn.presets.Preset), unless an option says otherwise
+RECIPE = ("epochs", "lr", "batch_size", "augment", "optimizer", "schedule", "weight_decay",
+          "label_smoothing")  # fmt: skip
+# where and how, not what is trained
+NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
+
+
+@dataclass
+class TrainOptions:
+    """The options of ``nanocnn train``; None means the task's or the preset's default."""
+
+    task: str = "digits"
+    model: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None  # a key of nanocnn.optim.OPTIMIZERS; None: the preset's
+    schedule: str | None = None  # a key of nanocnn.training.SCHEDULES; None: the preset's
+    weight_decay: float | None = None  # skipping norms and biases; None: the preset's
+    label_smoothing: float | None = None  # of a classifier's loss; None: the preset's
+    seed: int = 0
+    data_dir: Path | None = None
+    out: Path | None = None
+    resume: bool = False
+    augment: bool | None = None  # None: the preset's own choice
+    val_split: float | None = None  # None: the task's (1/12 of MNIST: 5,000 images)
+    patience: int = 0  # early stopping after this many epochs without progress; 0 = off
+    limit: int | None = None  # train on this many images only (quick trials, tests)
+    progress: Style = "auto"
+    check_weights: int = 0  # data-parallel: compare the ranks' weights every N steps; 0 = off
+    task_options: dict[str, Any] = field(default_factory=dict)  # the task's own (Task.options)
+
+    def for_task(self, workers: Workers | None = None) -> TaskOptions:
+        """What the task is told of this run over ``workers`` (this process alone: None)."""
+        return TaskOptions(
+            data_dir=self.data_dir,
+            limit=self.limit,
+            seed=self.seed,
+            progress=self.progress,
+            workers=Workers() if workers is None else workers,
+            label_smoothing=self.label_smoothing or 0.0,
+            own=self.task_options,
+        )
+
+
+def recorded_options(options: TrainOptions, **resolved: Any) -> dict[str, Any]:
+    """The options that decide what a run computes, with the defaults it used filled in
+    (``resolved``): saved in the model's metadata, so in every checkpoint and model file."""
+    recorded = {
+        k: v for k, v in asdict(options).items() if k not in (*NOT_RECORDED, "task_options")
+    }
+    recorded.update({k: v for k, v in options.task_options.items() if v is not None})
+    return {**recorded, **resolved}
+
+
+def resume_command(options: TrainOptions, out: Path) -> str:
+    """The command that continues this run: ``--resume``, ``--out`` and every option given
+    that is not the default."""
+    words = option_words(options, skip=("out", "resume", "progress"))
+    return " ".join(["nanocnn train --resume", option_flag("out", out), *words])
+
+
+def option_words(options: TrainOptions, skip: tuple[str, ...] = ("progress",)) -> list[str]:
+    """The ``nanocnn train`` flags that give ``options``: one per option given that is not
+    the default (nor in ``skip``), as ``option_flag`` spells it."""
+    defaults = asdict(TrainOptions())
+    given = {k: v for k, v in asdict(options).items() if k != "task_options"}
+    given.update(options.task_options)
+    return [
+        option_flag(name, value)
+        for name, value in given.items()
+        if name not in skip and value not in (None, defaults.get(name))
+    ]
+
+
+def option_flag(name: str, value: Any) -> str:
+    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    return f"{flag} {shlex.quote(str(value))}"

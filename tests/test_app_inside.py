@@ -226,7 +226,9 @@ def test_a_pictures_model_trained_from_the_command_line_opens_in_the_view(
     check_maps(first, trained[1:].input_gradient(trained[:1].forward(x), 1)[0])
     conv = parse(neuron(trained, x, "forward", -1, True, Pick("0", 4, 0, 0)))
     assert len(conv.find("div", class_="row")) == 3  # the window of each colour channel
-    assert snapshots_beside(out / "model.npz") is None  # `nanocnn train` records none yet
+    snapshots = snapshots_beside(out / "model.npz")  # `nanocnn train` records them
+    assert snapshots is not None and snapshots.epochs.tolist() == [0, 1]
+    np.testing.assert_array_equal(snapshots.filters[-1], trained[0].params["weight"])
 
 
 def test_a_resnet_opens_in_the_view_with_and_without_its_skips(picture_model) -> None:

@@ -54,6 +54,11 @@ CASES = {
     "resume with no checkpoint": ("train --resume --out {f}/empty", "no checkpoint to resume"),
     "run exists": ("train --out {f}/run", "already holds a run"),
     "corrupt MNIST": ("train --data-dir {f}/mnist --out {f}/new", "mnist/t"),
+    "mistyped data dir": ("train --data-dir {f}/fashon --out {f}/new", "fashon does not exist"),
+    "evaluate on photos": (
+        "evaluate {f}/digits.npz --data-dir {f}/run",
+        "run does not hold t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
+    ),
     "corrupt checkpoint": (
         "train --model lenet --limit 50 --resume --out {f}/run-bad-checkpoint",
         "checkpoint.npz: not a readable nanocnn file",

@@ -63,6 +63,13 @@ def test_the_resnet_page_runs(tmp_path, monkeypatch, capsys):
     assert namespace["trainer"].optimizer.skipped  # norms and biases skip the weight decay
 
 
+def test_the_look_inside_page_runs(tmp_path, monkeypatch, capsys):
+    namespace = run_page("look_inside.md", 2, tmp_path, monkeypatch)  # snapshots, explain
+    assert namespace["history"].epochs.tolist() == [0, 1, 2]
+    assert (tmp_path / "runs" / "lenet-snapshots" / "model.npz").exists()
+    assert "0 Conv2D (1, 6, 24, 24) (1, 6, 24, 24)" in capsys.readouterr().out
+
+
 def run_page(name: str, blocks: int, folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Run every python block of ``docs/name`` (at least ``blocks`` of them) in order, in one
     namespace, in ``folder``; returns the namespace."""

@@ -133,7 +133,7 @@ def test_checksum_mismatch_in_the_cache(tmp_path: Path) -> None:
 
 
 def test_missing_without_download_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=f"{TRAIN_IMAGES}.* not found in {tmp_path}"):
+    with pytest.raises(DataError, match=f"{tmp_path} does not hold {TRAIN_IMAGES}"):
         load_mnist(tmp_path, download=False)
     with pytest.raises(DataError, match=f"not found in {tmp_path / 'cache' / 'mnist'}"):
         load_mnist(cache_dir=tmp_path / "cache", download=False)
@@ -176,24 +176,33 @@ def test_download_tries_mirrors_and_caches(tmp_path: Path, server: tuple[str, Pa
     assert_matches(again, arrays)
 
 
-def test_download_into_data_dir(tmp_path: Path, server: tuple[str, Path]) -> None:
+def test_nothing_is_downloaded_into_a_folder_of_yours(
+    tmp_path: Path, server: tuple[str, Path]
+) -> None:
+    """A mistyped --data-dir is an error: it is neither created nor filled with MNIST."""
     url, root = server
-    arrays = make_mnist(root)
-    data_dir = tmp_path / "mine"
-    data = load_mnist(data_dir, mirrors=[url], checksums=checksums_of(root))
-    assert_matches(data, arrays)
-    assert all((data_dir / f"{name}.gz").is_file() for name in FILES)
+    make_mnist(root)
+    mistyped = tmp_path / "fashon"
+    with pytest.raises(DataError, match=f"{mistyped} does not exist"):
+        load_mnist(mistyped, mirrors=[url], checksums=checksums_of(root))
+    assert not mistyped.exists()
+    photos = tmp_path / "photos"  # a folder of something else
+    photos.mkdir()
+    (photos / "cat.jpg").write_bytes(b"not IDX")
+    with pytest.raises(DataError, match="downloads nothing into a folder of yours"):
+        load_mnist(photos, mirrors=[url], checksums=checksums_of(root), parts=("test",))
+    assert sorted(path.name for path in photos.iterdir()) == ["cat.jpg"]
 
 
 def test_download_only_what_is_missing(tmp_path: Path, server: tuple[str, Path]) -> None:
     url, root = server
     arrays = make_mnist(root)
-    data_dir = tmp_path / "mine"
-    make_mnist(data_dir)
-    checksums = checksums_of(data_dir)
-    (data_dir / f"{TRAIN_IMAGES}.gz").unlink()
+    cache = tmp_path / "cache"
+    make_mnist(cache / "mnist")
+    checksums = checksums_of(cache / "mnist")
+    (cache / "mnist" / f"{TRAIN_IMAGES}.gz").unlink()
     (root / f"{TEST_IMAGES}.gz").unlink()  # would fail if it were fetched
-    assert_matches(load_mnist(data_dir, mirrors=[url], checksums=checksums), arrays)
+    assert_matches(load_mnist(cache_dir=cache, mirrors=[url], checksums=checksums), arrays)
 
 
 def test_mirror_with_wrong_content_is_skipped(tmp_path: Path, server: tuple[str, Path]) -> None:
@@ -201,7 +210,9 @@ def test_mirror_with_wrong_content_is_skipped(tmp_path: Path, server: tuple[str,
     make_mnist(root / "wrong", seed=1)
     arrays = make_mnist(root / "good", seed=0)
     checksums = checksums_of(root / "good")
-    data = load_mnist(tmp_path / "d", mirrors=[f"{url}wrong/", f"{url}good/"], checksums=checksums)
+    data = load_mnist(
+        cache_dir=tmp_path / "d", mirrors=[f"{url}wrong/", f"{url}good/"], checksums=checksums
+    )
     assert_matches(data, arrays)
 
 
@@ -212,9 +223,9 @@ def test_all_mirrors_failing_lists_what_was_tried(tmp_path: Path, server: tuple[
     (root / "junk" / f"{TRAIN_IMAGES}.gz").write_bytes(b"\x1f\x8b not really gzip")
     mirrors = [f"{url}missing/", f"{url}junk/", f"{url}wrong/"]
     checksums = {name: "0" * 64 for name in FILES}  # no mirror serves these
-    data_dir = tmp_path / "d"
+    data_dir = tmp_path / "d" / "mnist"
     with pytest.raises(DataError, match=f"could not download {TRAIN_IMAGES}") as info:
-        load_mnist(data_dir, mirrors=mirrors, checksums=checksums)
+        load_mnist(cache_dir=tmp_path / "d", mirrors=mirrors, checksums=checksums)
     message = str(info.value)
     assert f"{url}missing/{TRAIN_IMAGES}.gz: HTTP Error 404" in message
     assert f"{url}junk/{TRAIN_IMAGES}.gz: " in message
@@ -254,9 +265,10 @@ def test_any_idx_data_set_loads_without_mnist_checksums(tmp_path: Path) -> None:
 def test_no_mnist_is_downloaded_beside_files_of_another_data_set(tmp_path: Path) -> None:
     make_idx_dataset(tmp_path)
     (tmp_path / TEST_IMAGES).unlink()
-    with pytest.raises(DataError, match="put all four files of your data set") as info:
+    with pytest.raises(DataError, match=f"does not hold {TEST_IMAGES}") as info:
         load_mnist(tmp_path, mirrors=["http://127.0.0.1:9/"])
-    assert str(tmp_path / TRAIN_IMAGES) in str(info.value)
+    assert "downloads nothing into a folder of yours" in str(info.value)
+    assert TEST_IMAGES not in {path.name for path in tmp_path.iterdir()}
 
 
 def closed_port_url() -> str:

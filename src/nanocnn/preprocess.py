@@ -28,6 +28,10 @@ MIN_EXTENT_PX = 3  # ... and in pixels, below which the ink is a stray dot, not 
 MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a normal's sigma
 MAX_SIDE = 1024  # larger photos are shrunk to this first: a 20x20 digit needs no more detail
 
+FRAME = 4  # MNIST's digits leave a frame this wide almost empty (their 20x20 box, centred)
+MAX_FRAME_INK = 0.1  # at most this share of the ink in the frame, on average, looks like MNIST
+SAMPLE = 5000  # images looked at to tell
+
 BLANK_MESSAGE = "no digit found: draw a digit, dark on light or light on dark"
 SPECK_MESSAGE = "no digit found: draw a digit, larger than a dot"
 
@@ -176,3 +180,21 @@ def _place_by_mass(digit: np.ndarray) -> np.ndarray:
     field = np.zeros((SIZE, SIZE), np.float32)
     field[top : top + height, left : left + width] = digit
     return field
+
+
+def looks_like_mnist(x: np.ndarray) -> bool:
+    """Whether images ``x`` (N, 1, 28, 28) in [0, 1] were made as MNIST's digits were: light
+    ink on a dark field, scaled into the middle 20x20 box and centred, so that what
+    :func:`preprocess_digit` makes of a picture is what the model was trained on.
+
+    The test: on average less than ``MAX_FRAME_INK`` of an image's ink lies in the outer
+    ``FRAME`` pixels (MNIST: 3%; pictures that fill the frame, or dark ink on white: 25% and
+    more), over the first ``SAMPLE`` images.
+    """
+    if x.ndim != 4 or x.shape[1:] != (1, SIZE, SIZE) or len(x) == 0:
+        return False
+    images = x[:SAMPLE, 0].astype(np.float64)  # (n, 28, 28)
+    inner = images[:, FRAME:-FRAME, FRAME:-FRAME].sum(axis=(1, 2))
+    total = images.sum(axis=(1, 2))
+    share = (total - inner) / np.maximum(total, 1e-12)
+    return bool(share.mean() < MAX_FRAME_INK)

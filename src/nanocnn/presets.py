@@ -161,6 +161,7 @@ class Preset:
     schedule: str = "cosine"  # "cosine", "onecycle", "step", "plateau" or "none"
     weight_decay: float = 0.0  # skipping norms and biases (nanocnn.optim.norms_and_biases)
     label_smoothing: float = 0.0  # of a classification task's SoftmaxCrossEntropy
+    patience: int = 0  # early stopping after so many epochs without progress; 0: none
 
 
 PRESETS: dict[str, Preset] = {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nanocnn.augment import named
 from nanocnn.io import load
 from nanocnn.layers import Sequential
 from nanocnn.tasks import Task, task_of
+from nanocnn.training.budget import parse_duration
 
 
 def positive_int(text: str) -> int:
@@ -22,6 +24,25 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def duration(text: str) -> float:
+    """A training budget such as ``10m``, in seconds (see ``parse_duration``)."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def augmentation(text: str) -> str:
+    """``--augment``'s value: "auto", "none" or known augmentation names, comma-separated."""
+    if text in ("auto", "none"):
+        return text
+    try:
+        named(text, size=8)  # builds nothing that costs: refuses unknown names
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return ",".join(name.strip() for name in text.split(",") if name.strip())
 
 
 def load_with_task(path: Path) -> tuple[Sequential, Task]:

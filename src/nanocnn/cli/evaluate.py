@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nanocnn.cli.train import data_dir_help
+from nanocnn.cli.run_options import data_dir_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections import defaultdict
-from dataclasses import fields
 from pathlib import Path
 
-from nanocnn.cli.arguments import positive_float, positive_int
-from nanocnn.optim import OPTIMIZERS
-from nanocnn.presets import PRESETS
-from nanocnn.tasks import TASKS, Option
-from nanocnn.training import SCHEDULES
+from nanocnn.cli.arguments import positive_int
+from nanocnn.cli.run_options import add_data_options, add_recipe_options, train_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,64 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Train a model from scratch; writes the model, history, test metrics "
         "and plots into a run folder.",
     )
-    parser.add_argument(
-        "--task",
-        choices=list(TASKS),
-        default="digits",
-        help="; ".join(f"{name}: {task.help}" for name, task in TASKS.items()),
-    )
-    parser.add_argument(
-        "--model",
-        choices=list(PRESETS),
-        help="the architecture (default: the task's, cnn for digits and images, age_cnn for age)",
-    )
-    parser.add_argument("--epochs", type=positive_int, help="default: the model's own")
-    parser.add_argument("--batch-size", type=positive_int, help="default: the model's own")
-    parser.add_argument("--lr", type=positive_float, help="starting learning rate")
-    parser.add_argument(
-        "--optimizer",
-        choices=list(OPTIMIZERS),
-        help="default: the model's recipe (adam; sgd with Nesterov momentum for resnet)",
-    )
-    parser.add_argument(
-        "--schedule",
-        choices=list(SCHEDULES),
-        help="learning-rate schedule, per batch (default: the model's: cosine; onecycle for "
-        "resnet)",
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=float,
-        help="L2 weight decay as PyTorch's SGD and Adam apply it, skipping norms and biases "
-        "(default: the model's)",
-    )
-    parser.add_argument(
-        "--label-smoothing",
-        type=float,
-        help="classifiers: PyTorch's label smoothing (default: the model's; 0.1 for resnet)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help=data_dir_help(),
-    )
+    add_data_options(parser)
+    add_recipe_options(parser)
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="random changes of the training pictures, as suits the task: small shifts, "
-        "rotations and scaling for digits; crops, mirroring and brightness for pictures "
-        "and faces (default: the model's recipe; on for cnn)",
-    )
-    parser.add_argument(
-        "--val-split", type=float, help="held-out fraction (default: the task's; 1/12 digits)"
-    )
-    parser.add_argument(
-        "--patience", type=int, default=0, help="early stopping patience in epochs (0: off)"
-    )
-    parser.add_argument("--limit", type=positive_int, help="use only this many images")
     parser.add_argument(
         "--workers",
         type=positive_int,
@@ -99,44 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="STEPS",
         help="data-parallel debugging: check that the workers' weights agree every STEPS steps",
     )
-    add_task_options(parser)
     return parser
 
 
-def add_task_options(parser: argparse.ArgumentParser) -> None:
-    """One flag for each option some task adds; its help says which tasks take it."""
-    owners: dict[str, list[tuple[str, Option]]] = defaultdict(list)
-    for task in TASKS.values():
-        for option in task.options:
-            owners[option.name].append((task.name, option))
-    for name, uses in owners.items():
-        option = uses[0][1]
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            type=positive_int if option.type is int else option.type,
-            choices=[option.type(choice) for choice in option.choices] if option.choices else None,
-            help="; ".join(f"{task}: {use.help}{default(use)}" for task, use in uses),
-        )
-
-
-def data_dir_help() -> str:
-    """What ``--data-dir`` is for each task, in the tasks' own words."""
-    return "; ".join(f"{name}: {task.data_dir_help}" for name, task in TASKS.items())
-
-
-def default(option: Option) -> str:
-    return "" if option.default is None else f" (default: {option.default})"
-
-
 def run(args: argparse.Namespace) -> int:
-    from nanocnn.job import TrainOptions, option_words, train
+    from nanocnn.job import option_words, train
     from nanocnn.parallel import Workers, launch, world_size
 
-    common = {field.name for field in fields(TrainOptions)} - {"task_options"}
-    given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
-    task_names = {option.name for task in TASKS.values() for option in task.options}
-    task_options = {name: getattr(args, name) for name in task_names}
-    options = TrainOptions(**given, task_options=task_options)
+    options = train_options(args)
     ranks = world_size()
     if args.workers and ranks > 1 and args.workers != ranks:
         raise ValueError(f"--workers {args.workers}, but mpiexec started {ranks} ranks")

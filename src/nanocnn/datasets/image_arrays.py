@@ -4,7 +4,8 @@ Every image becomes (C, S, S) uint8 the same way, whether a data set loader, ``p
 web app reads it: ``open_image`` decodes it (any mode, depth or format) as grayscale (C = 1) or
 RGB (C = 3); the largest centred square is cut out of it (a centre crop: the shorter side is
 kept whole, the longer one loses equal margins, nothing is stretched); Pillow resizes that
-square to S × S (bilinear, antialiased when shrinking).
+square to S × S (bilinear, antialiased when shrinking). For a size H × W that is not square,
+the crop has that aspect ratio instead.
 
 >>> read_image("cat.jpg", size=32, channels=3).shape  # doctest: +SKIP
 (3, 32, 32)
@@ -40,33 +41,39 @@ class LoadedImages(NamedTuple):
     unreadable: tuple[Path, ...]  # the files skipped, in order
 
 
-def read_image(source: ImageSource, size: int, channels: int) -> np.ndarray:
-    """Read one image as the loaders do: (C, S, S) uint8, C = ``channels`` (1 or 3), S = ``size``.
+def read_image(source: ImageSource, size: int | tuple[int, int], channels: int) -> np.ndarray:
+    """Read one image as the loaders do: (C, H, W) uint8, C = ``channels`` (1 or 3), (H, W) =
+    ``size`` (an int for a square).
 
     ``source`` is anything ``open_image`` reads (a path, bytes, a Pillow image, an array).
     Raises ``DataError`` naming the image when it cannot be read or has more than 50 MP.
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, not {channels}")
-    if size < 1:
+    height, width = (size, size) if isinstance(size, int) else size
+    if min(height, width) < 1:
         raise ValueError(f"size must be at least 1, not {size}")
     pixels = open_image(source, "L" if channels == 1 else "RGB", max_pixels=MAX_PIXELS)
-    return _square(pixels, size)
+    return _fit(pixels, height, width)
 
 
-def _square(pixels: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (H, W[, C]) uint8 ``pixels`` to a square, resize it: (C, size, size) uint8."""
-    height, width = pixels.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = pixels[top : top + side, left : left + side]
-    if side != size:
+def _fit(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre-crop (H, W[, C]) uint8 ``pixels`` to the aspect ratio of ``height`` x ``width``
+    (a square for a square), resize to that: (C, height, width) uint8."""
+    rows, cols = pixels.shape[:2]
+    crop_rows, crop_cols = (
+        min(rows, round(cols * height / width)),
+        min(cols, round(rows * width / height)),
+    )
+    top, left = (rows - crop_rows) // 2, (cols - crop_cols) // 2
+    crop = pixels[top : top + crop_rows, left : left + crop_cols]
+    if crop.shape[:2] != (height, width):
         Image = require("PIL.Image", extra="cli")
-        image = Image.fromarray(square).resize(
-            (size, size), Image.Resampling.BILINEAR, reducing_gap=3.0
+        image = Image.fromarray(crop).resize(
+            (width, height), Image.Resampling.BILINEAR, reducing_gap=3.0
         )
-        square = np.asarray(image)
-    chw = square.reshape(size, size, -1).transpose(2, 0, 1)  # (S, S, C) -> (C, S, S)
+        crop = np.asarray(image)
+    chw = crop.reshape(height, width, -1).transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
     return np.ascontiguousarray(chw)
 
 

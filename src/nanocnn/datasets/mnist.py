@@ -89,7 +89,8 @@ def load_mnist(
     applies:
 
     1. ``data_dir`` if given: your own folder, MNIST or any data set in the same files, e.g.
-       Fashion-MNIST; files missing there are downloaded into it, if those present are MNIST's;
+       Fashion-MNIST. It must exist and hold them: nothing is ever downloaded into a folder
+       of yours (a mistyped name is an error, not a new folder of MNIST);
     2. ``cache_dir/mnist`` if ``cache_dir`` is given; files missing there are downloaded into it;
     3. the copy bundled with the repository, ``data/mnist``, if all four files are there;
     4. ``mnist/`` under ``$NANOCNN_CACHE``, else ``$XDG_CACHE_HOME/nanocnn``, else
@@ -98,13 +99,12 @@ def load_mnist(
     Downloads try ``mirrors`` (base URLs, or a single one) in order; only a file whose checksum
     matches is kept, written atomically. The decompressed content of every file downloaded or
     found in 2.-4. must have the SHA-256 in ``checksums`` (file name -> hex digest; a name
-    left out is not checked); so must the files of 1. when a missing file is downloaded beside
-    them, and only then. Every file gets the structural checks: images (N, H, W) uint8, labels
-    (N,) uint8, one label per image, train and test images of one size, test labels among the
-    training classes. A part left out of ``parts`` is returned as empty arrays
-    (0, 1, H, W) and (0,). ``normalize=True`` returns ``(x - MEAN) / STD`` (MNIST's
-    statistics) instead of ``x``, still float32. Raises ``DataError`` naming the file on any
-    missing, corrupt or inconsistent file.
+    left out is not checked); the files of 1. are yours and are not. Every file gets the
+    structural checks: images (N, H, W) uint8, labels (N,) uint8, one label per image, train
+    and test images of one size, test labels among the training classes. A part left out of
+    ``parts`` is returned as empty arrays (0, 1, H, W) and (0,). ``normalize=True`` returns
+    ``(x - MEAN) / STD`` (MNIST's statistics) instead of ``x``, still float32. Raises
+    ``DataError`` naming the file on any missing, corrupt or inconsistent file.
     """
     if isinstance(mirrors, str):  # one URL, not a sequence of one-letter mirrors
         mirrors = (mirrors,)
@@ -115,15 +115,16 @@ def load_mnist(
     names = [name for part in wanted for name in PARTS[part]]
     found = {name: _find(directory, name) for name in names}
     missing = [name for name, path in found.items() if path is None]
+    if missing and data_dir is not None:
+        _refuse_folder(directory, missing)
     if missing and not download:
         listed = ", ".join(f"{name}[.gz]" for name in missing)
         raise DataError(f"IDX file(s) {listed} not found in {directory} and download=False")
-    verify = data_dir is None or bool(missing)  # a folder of yours is checked only to add MNIST
     arrays, sources = {}, {}
     for name, path in found.items():
         if path is not None:
-            sha256 = checksums.get(name) if verify else None
-            arrays[name] = _load_file(path, sha256, mine=data_dir is not None)
+            sha256 = checksums.get(name) if data_dir is None else None
+            arrays[name] = _load_file(path, sha256)
             sources[name] = str(path)
         else:
             arrays[name], sources[name] = download_idx(
@@ -211,24 +212,27 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _load_file(path: Path, sha256: str | None, *, mine: bool = False) -> np.ndarray:
-    """Read the IDX file at ``path``, checking its decompressed content against ``sha256``.
+def _refuse_folder(directory: Path, missing: list[str]) -> None:
+    """The error for a folder of the user's that does not hold the IDX files asked for."""
+    if not directory.exists():
+        raise DataError(f"{directory} does not exist (a folder of IDX files was expected)")
+    if not directory.is_dir():
+        raise DataError(f"{directory} is not a folder (a folder of IDX files was expected)")
+    listed = ", ".join(f"{name}[.gz]" for name in missing)
+    raise DataError(
+        f"{directory} does not hold {listed}: a data set in MNIST's format is the four files "
+        f"{', '.join(FILES)} (each .gz or not); nanocnn downloads nothing into a folder of yours"
+    )
 
-    ``mine``: the file is in the caller's own folder, which must hold MNIST's files for a
-    missing one to be downloaded beside them.
-    """
+
+def _load_file(path: Path, sha256: str | None) -> np.ndarray:
+    """Read the IDX file at ``path``, checking its decompressed content against ``sha256``."""
     content = read_idx_bytes(path)
     digest = hashlib.sha256(content).hexdigest()
     if sha256 is not None and digest != sha256:
-        advice = (
-            f"nanocnn downloads MNIST's missing files only beside MNIST's own: put all four "
-            f"files of your data set ({', '.join(FILES)}) in {path.parent}"
-            if mine
-            else "the file is corrupt or not the MNIST file of that name "
-            "(delete it to download again)"
-        )
         raise DataError(
-            f"{path}: SHA-256 of the decompressed content is {digest}, expected {sha256}; {advice}"
+            f"{path}: SHA-256 of the decompressed content is {digest}, expected {sha256}; the "
+            "file is corrupt or not the MNIST file of that name (delete it to download again)"
         )
     return parse_idx(content, name=str(path))
 

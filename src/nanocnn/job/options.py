@@ -12,9 +12,6 @@ from nanocnn.parallel import Workers
 from nanocnn.progress import Style
 from nanocnn.tasks import TaskOptions
 
-# what a preset's recipe chooses (nanocnn.presets.Preset), unless an option says otherwise
-RECIPE = ("epochs", "lr", "batch_size", "augment", "optimizer", "schedule", "weight_decay",
-          "label_smoothing")  # fmt: skip
 # where and how, not what is trained
 NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
 
@@ -36,9 +33,12 @@ class TrainOptions:
     data_dir: Path | None = None
     out: Path | None = None
     resume: bool = False
-    augment: bool | None = None  # None: the preset's own choice
+    # augmentation: "auto" (the task's for its data), "none", or names ("shift,flip"); None:
+    # the preset's recipe (with the task's augmentation, or none)
+    augment: str | None = None
     val_split: float | None = None  # None: the task's (1/12 of MNIST: 5,000 images)
-    patience: int = 0  # early stopping after this many epochs without progress; 0 = off
+    patience: int | None = None  # early stopping after so many epochs without progress; 0 off
+    time: float | None = None  # a training budget in seconds: the schedule spans it
     limit: int | None = None  # train on this many images only (quick trials, tests)
     progress: Style = "auto"
     check_weights: int = 0  # data-parallel: compare the ranks' weights every N steps; 0 = off
@@ -87,9 +87,16 @@ def option_words(options: TrainOptions, skip: tuple[str, ...] = ("progress",)) -
     ]
 
 
+# options whose values are flags of their own
+FLAG_VALUES = {("augment", "auto"): "--augment", ("augment", "none"): "--no-augment"}
+
+
 def option_flag(name: str, value: Any) -> str:
-    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``."""
+    """How ``nanocnn train`` spells an option: ``--lr 0.01``, ``--augment``, ``--no-augment``,
+    ``--augment shift,flip``."""
     flag = "--" + name.replace("_", "-")
     if isinstance(value, bool):
         return flag if value else f"--no-{flag[2:]}"
+    if isinstance(value, str) and (name, value) in FLAG_VALUES:
+        return FLAG_VALUES[name, value]
     return f"{flag} {shlex.quote(str(value))}"

@@ -107,9 +107,12 @@ class RunFolder:
     def footer(self, report: dict[str, Any]) -> str:
         """The last lines a training run prints: epochs, time, peak memory and the folder."""
         training = report["training"]
+        best = training.get("best_epoch")
+        kept = "" if best is None else f" | kept epoch {best} (best {training['monitor']})"
+        early = ", stopped early" if training.get("stopped_early") else ""
         return (
-            f"{training['epochs']} epochs in {training['seconds']:.0f} s | peak memory "
-            f"{training['peak_memory_mb']:.0f} MiB\n"
+            f"{training['epochs']} epochs in {training['seconds']:.0f} s{early}{kept} | peak "
+            f"memory {training['peak_memory_mb']:.0f} MiB\n"
             f"run folder: {self.path} (model.npz, history, metrics.json, plots)"
         )
 

@@ -80,7 +80,7 @@ class Age(Task):
     def loss(self, options: TaskOptions) -> Loss:
         return LOSSES[options.own["loss"]]()
 
-    def augment(self, data: TaskData) -> Augment | None:
+    def default_augment(self, data: TaskData) -> Augment | None:
         return augment.faces()
 
     def metric(self, metadata: dict[str, Any]) -> Metric:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from nanocnn import augment
 from nanocnn.augment import Augment
 from nanocnn.images import ImageSource
 from nanocnn.layers import Sequential
@@ -66,6 +67,7 @@ class TaskData:
     validation: Pair | None  # a fixed validation set (an image folder's val/), or None
     metadata: dict[str, Any]  # input_shape, classes, normalisation... saved with the model
     description: str  # what the samples are, after their count: "MNIST images"
+    tuned: bool = False  # whether the presets' recipes were tuned on this data (MNIST)
 
 
 TASKS: dict[str, Task] = {}  # every task, by name: filled as their classes are defined
@@ -98,6 +100,11 @@ class Task:
     options: ClassVar[tuple[Option, ...]] = ()  # this task's own options of ``train``
     recipes: ClassVar[dict[str, dict[str, Any]]] = {}  # preset -> recipe changes for this task
 
+    def recipe(self, preset: str, data: TaskData) -> dict[str, Any]:
+        """Changes to ``preset``'s recipe (epochs, batch size, augmentation...) for this task
+        and its ``data``: by default the class's ``recipes`` for the preset."""
+        return dict(self.recipes.get(preset, {}))
+
     def option_names(self) -> set[str]:
         return {option.name for option in self.options}
 
@@ -117,8 +124,15 @@ class Task:
         """The figure logged beside the loss for a model with ``metadata``."""
         return Accuracy()
 
-    def augment(self, data: TaskData) -> Augment | None:
-        """The random augmentation of this task's training batches (None: none helps)."""
+    def augment(self, data: TaskData, names: str | None = None) -> Augment | None:
+        """The random augmentation of the training batches: the one ``names`` give (see
+        :func:`nanocnn.augment.named`; "" for none), else the task's default for ``data``."""
+        if names is None:
+            return self.default_augment(data)
+        return augment.named(names, data.metadata["input_shape"][-1]) if names else None
+
+    def default_augment(self, data: TaskData) -> Augment | None:
+        """What augmentation suits this data when none is named (None: none)."""
         return None
 
     def evaluate(self, model: Sequential, test: Pair, out: Path | None = None) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class CosineLR(_Schedule):
 
     def on_batch_begin(self, trainer: Trainer) -> None:
         assert self.base_lr is not None
-        progress = trainer.step / max(trainer.total_steps, 1)
+        progress = min(trainer.step / max(trainer.total_steps, 1), 1.0)
         trainer.optimizer.lr = _cos_anneal(self.base_lr, self.min_lr, progress)
 
 
@@ -147,7 +147,7 @@ class OneCycleLR(_Schedule):
             fraction = step / warm_up_end if warm_up_end > 0 else 1.0
             lrs, momenta = (initial, max_lr), (self.max_momentum, self.base_momentum)
         else:
-            fraction = (step - warm_up_end) / (total_steps - 1 - warm_up_end)
+            fraction = min((step - warm_up_end) / (total_steps - 1 - warm_up_end), 1.0)
             lrs = (max_lr, initial / self.final_div_factor)
             momenta = (self.base_momentum, self.max_momentum)
         return _cos_anneal(*lrs, fraction), _cos_anneal(*momenta, fraction)

@@ -203,6 +203,8 @@ class Trainer:
             total_loss += loss * len(index)
             total_metric += metric
             seen += len(index)
+            if self.stop_training:  # a callback ends the epoch here (a time budget spent)
+                break
         logs = {
             "loss": total_loss / seen,
             self.metric.name: total_metric / seen,

@@ -1,45 +1,15 @@
-"""Data augmentation for image batches ``x`` of shape (N, C, H, W), vectorised over the batch.
-
-Every function here takes a batch and returns a new one of the same shape and dtype; the input
-is never written to and labels are never touched, since every transform keeps the class. The
-random functions ``f(x, rng, ...)`` draw one set of parameters per image from the
-``numpy.random.Generator`` they are given, then call a deterministic function that takes those
-parameters explicitly (``affine``, ``shift``), so the geometry can be tested on its own.
-
-Coordinates are (row, col) = (y, x) with rows pointing down, as NumPy indexes an image.
-Geometric transforms fill with zeros where the output looks outside the source image.
-
-An ``Augmenter`` chains steps; ``digits()``, ``faces()`` and ``natural()`` are ready-made ones. The
-training loop calls ``augment(x_batch, rng)`` on each training batch, never on test data: any
-function of that form (``Augment``) will do.
+"""Random transforms of image batches (N, C, H, W), vectorised over the batch: each draws
+one set of parameters per image from the generator it is given, then calls a deterministic
+function that takes those parameters explicitly (``affine``, ``shift``), so the geometry can be
+tested on its own. The input is never written to. Coordinates are (row, col) = (y, x), rows
+pointing down; geometric transforms fill with zeros where the output looks outside the
+source image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-
 import numpy as np
 import numpy.typing as npt
-
-# what the trainer calls on each training batch: (N, C, H, W) and a generator -> a new batch
-Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-
-__all__ = [
-    "Augment",
-    "Augmenter",
-    "affine",
-    "affine_matrices",
-    "digits",
-    "faces",
-    "natural",
-    "random_affine",
-    "random_brightness_contrast",
-    "random_flip",
-    "random_shift",
-    "shift",
-]
 
 
 def _check_batch(x: np.ndarray) -> None:
@@ -241,64 +211,3 @@ def random_brightness_contrast(
     if clip:
         np.clip(y, 0, 1, out=y)
     return y
-
-
-@dataclass
-class Augmenter:
-    """A chain of random augmentations, applied in order: ``augment(x, rng) -> x``.
-
-    Each step is a function ``f(x, rng)``: one of the random functions above with its options
-    bound, e.g. ``Augmenter([partial(random_flip, p=0.5), partial(random_shift, max_shift=4)])``.
-    """
-
-    steps: list[Augment] = field(default_factory=list)  # each f(x, rng) -> new x
-
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Apply every step to the batch ``x`` (N, C, H, W); returns a new array."""
-        if not self.steps:
-            return x.copy()
-        for step in self.steps:
-            x = step(x, rng)
-        return x
-
-
-def digits() -> Augmenter:
-    """Mild augmentation for handwritten digits: rotation ±10°, scale 0.9-1.1, shift ±2 px.
-
-    No flips: a mirrored digit is a different symbol (or none).
-    """
-    return Augmenter([partial(random_affine, max_rotation=10.0, scale=(0.9, 1.1), max_shift=2.0)])
-
-
-def faces() -> Augmenter:
-    """Augmentation for face crops: mirror, shift by ±4 px, rotation ±10°, brightness/contrast.
-
-    The shift is a crop with zero padding; brightness and contrast vary by ±0.1.
-    """
-    return Augmenter(
-        [
-            partial(random_flip, p=0.5),
-            partial(random_shift, max_shift=4),
-            partial(random_affine, max_rotation=10.0, scale=(1.0, 1.0)),
-            partial(random_brightness_contrast, brightness=0.1, contrast=0.1),
-        ]
-    )
-
-
-def natural(size: int) -> Augmenter:
-    """Augmentation for natural images of ``size`` × ``size`` pixels, standardised per channel.
-
-    A random crop with zero padding (a shift by up to ``size / 8`` pixels, 4 px at 32 px), a
-    mirror with probability 0.5, and brightness/contrast varied by ±0.1, never clipped. It is
-    meant for inputs already standardised as ``(x / 255 - mean) / std``: there zero is the
-    mean colour, so the padding shows the average image, and values have no fixed range.
-    """
-    if size < 1:
-        raise ValueError(f"size must be at least 1, not {size}")
-    return Augmenter(
-        [
-            partial(random_shift, max_shift=max(1, round(size / 8))),
-            partial(random_flip, p=0.5),
-            partial(random_brightness_contrast, brightness=0.1, contrast=0.1, clip=False),
-        ]
-    )

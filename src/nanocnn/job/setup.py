@@ -22,6 +22,7 @@ from nanocnn.presets import PRESETS, build
 from nanocnn.tasks import TASKS, Task, TaskData, get_task
 from nanocnn.training import SCHEDULES, Callback, EarlyStopping, ModelCheckpoint, Trainer
 from nanocnn.training.budget import TimeBudget
+from nanocnn.training.snapshots import SNAPSHOTS_FILE, Snapshots
 
 if TYPE_CHECKING:
     from nanocnn.job.run_folder import RunFolder
@@ -75,9 +76,14 @@ class Setup:
         callbacks: tuple[Callback, ...] = (),
     ) -> Trainer:
         """The trainer of ``model``: the recipe's optimizer, schedule, augmentation and early
-        stopping, the task's loss and metric; with a ``run`` folder, its best-model file and
-        checkpoint; ``callbacks`` before the rest (after a time budget)."""
+        stopping, the task's loss and metric; with a ``run`` folder, its best-model file,
+        checkpoint and snapshots of the first filters; ``callbacks`` first."""
         options, data = self.options, self._data()
+        convert = input_converter(model.metadata)
+        if run is not None:  # the first filters after every epoch, for the app's slider
+            first = data.train[0][:1]
+            sample = (first if convert is None else convert(first))[0]
+            callbacks = (*callbacks, Snapshots(run.path / SNAPSHOTS_FILE, sample))
         return Trainer(
             model,
             self.task.loss(options.for_task()),
@@ -88,7 +94,7 @@ class Setup:
             callbacks=[*callbacks, *make_callbacks(options, run, self.task.monitor)],
             seed=options.seed,
             augment=self.task.augment(data, augment_names(options.augment)),
-            inputs=input_converter(model.metadata),
+            inputs=convert,
             metric=self.task.metric(model.metadata),
             progress=options.progress,
             checkpoint=None if run is None else run.checkpoint_file,

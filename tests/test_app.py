@@ -235,7 +235,9 @@ def test_the_saliency_is_where_the_answer_changes_most(model: Sequential) -> Non
 def test_an_age_model_answers_in_years() -> None:
     """A regression is served too: the page's answer is the task's, in words."""
     model = build("age_cnn", (3, 16, 16), outputs=1, seed=0)
-    model.metadata.update(task="age", image_size=16, target_mean=30.0, target_std=10.0)
+    model.metadata.update(
+        task="age", input_shape=[3, 16, 16], image_size=16, target_mean=30.0, target_std=10.0
+    )
     task = task_of(model)
     answer, shown, maps, looked = predict(model, task, shape_picture())
     x = task.prepare(model, shape_picture())[np.newaxis]

@@ -265,7 +265,9 @@ def test_a_resnet_opens_in_the_view_with_and_without_its_skips(picture_model) ->
 
 def test_an_age_model_opens_in_the_view() -> None:
     age = build("age_cnn", (3, 16, 16), outputs=1, seed=0)
-    age.metadata.update(task="age", image_size=16, target_mean=30.0, target_std=10.0)
+    age.metadata.update(
+        task="age", input_shape=[3, 16, 16], image_size=16, target_mean=30.0, target_std=10.0
+    )
     task = task_of(age)
     assert score_choices(age, task) == [("the output", 0)]
     x = task.prepare(age, shape_picture())[np.newaxis]

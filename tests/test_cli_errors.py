@@ -71,7 +71,7 @@ CASES = {
     "predict other task": ("predict {f}/faces.npz {f}/blank.png", "faces.npz: "),
     "predict missing image": ("predict {f}/digits.npz {f}/absent.png", "absent.png: no such file"),
     "predict not an image": ("predict {f}/digits.npz {f}/text.png", "text.png: not an image"),
-    "predict a folder": ("predict {f}/digits.npz {f}", "not a file"),
+    "predict a folder of no images": ("predict {f}/digits.npz {f}/run", "run: no images in"),
     "predict blank image": ("predict {f}/digits.npz {f}/blank.png", "no digit found"),
     "predict no images": ("predict {f}/digits.npz", "the following arguments are required"),
     "summary random bytes": ("summary {f}/random.npz", "random.npz: not a readable"),

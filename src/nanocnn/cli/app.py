@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nanocnn.cli.arguments import positive_int
+from nanocnn.cli.arguments import model_file, positive_int
 
 # The model the package ships (see nanocnn/models/README.md for the command that made it).
 BUNDLED_MODEL = Path(__file__).parents[1] / "models" / "digits.npz"
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        type=Path,
+        type=model_file,
         default=BUNDLED_MODEL,
         help="a model file, e.g. runs/cnn/model.npz (default: the bundled digits model); "
         "a snapshots.npz beside it shows how its filters formed",

@@ -45,6 +45,19 @@ def augmentation(text: str) -> str:
     return ",".join(name.strip() for name in text.split(",") if name.strip())
 
 
+def model_file(text: str) -> Path:
+    """A model file, or a run folder: its ``model.npz`` (or ``model.safetensors``)."""
+    path = Path(text)
+    if not path.is_dir():
+        return path
+    for name in ("model.npz", "model.safetensors"):
+        if (path / name).is_file():
+            return path / name
+    raise argparse.ArgumentTypeError(
+        f"{path} is a folder without a model.npz (a run folder has one once an epoch has ended)"
+    )
+
+
 def load_with_task(path: Path) -> tuple[Sequential, Task]:
     """Load a model file and the task it was trained for."""
     model = load(path)

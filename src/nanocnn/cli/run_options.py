@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from nanocnn import augment
-from nanocnn.cli.arguments import augmentation, duration, positive_float, positive_int
+from nanocnn.cli.arguments import (
+    augmentation,
+    duration,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from nanocnn.optim import OPTIMIZERS
 from nanocnn.presets import PRESETS
 from nanocnn.tasks import TASKS, Option
@@ -23,15 +29,17 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task",
         choices=list(TASKS),
-        default="digits",
-        help="; ".join(f"{name}: {task.help}" for name, task in TASKS.items()),
+        help="; ".join(f"{name}: {task.help}" for name, task in TASKS.items())
+        + " (default: digits)",
     )
     parser.add_argument(
         "--model",
         choices=list(PRESETS),
         help="the architecture (default: the task's, cnn for digits and images, age_cnn for age)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=non_negative_int, help="of every random draw of the run (default: 0)"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -125,13 +133,19 @@ def default(option: Option) -> str:
     return "" if option.default is None else f" (default: {option.default})"
 
 
-def train_options(args: argparse.Namespace) -> Any:
-    """The ``TrainOptions`` the parsed ``args`` give (those not given stay None: the
-    recipe's)."""
+def train_options(args: argparse.Namespace, kept: dict[str, Any] | None = None) -> Any:
+    """The ``TrainOptions`` the parsed ``args`` give; those not given are ``kept``'s (a run
+    folder's options, for --resume), else None: the recipe's."""
     from nanocnn.job import TrainOptions
 
     common = {field.name for field in fields(TrainOptions)} - {"task_options"}
     given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
     task_names = {option.name for task in TASKS.values() for option in task.options}
     task_options = {name: getattr(args, name, None) for name in task_names}
-    return TrainOptions(**given, task_options=task_options)
+    kept = dict(kept or {})
+    recorded_task_options = kept.pop("task_options", None) or {}
+    task_options = {
+        name: recorded_task_options.get(name) if value is None else value
+        for name, value in task_options.items()
+    }
+    return TrainOptions(**{**kept, **given}, task_options=task_options)

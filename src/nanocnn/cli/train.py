@@ -27,7 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_data_options(parser)
     add_recipe_options(parser)
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out with the options it was started with (a larger "
+        "--epochs extends a finished run)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start again in an --out that holds a run"
+    )
     parser.add_argument(
         "--workers",
         type=positive_int,
@@ -47,7 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from nanocnn.job import option_words, train
     from nanocnn.parallel import Workers, launch, world_size
 
-    options = train_options(args)
+    kept = {}
+    if args.resume and args.out is not None:  # the options the run was started with
+        from nanocnn.job.options import from_kept
+        from nanocnn.job.run_folder import RunFolder
+
+        kept = from_kept(RunFolder(args.out).kept_options())
+    options = train_options(args, kept)
     ranks = world_size()
     if args.workers and ranks > 1 and args.workers != ranks:
         raise ValueError(f"--workers {args.workers}, but mpiexec started {ranks} ranks")

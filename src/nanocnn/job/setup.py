@@ -91,7 +91,7 @@ class Setup:
                 options.optimizer or "adam", model, options.lr or 1e-3, options.weight_decay or 0.0
             ),
             batch_size=options.batch_size or 64,
-            callbacks=[*callbacks, *make_callbacks(options, run, self.task.monitor)],
+            callbacks=[*callbacks, *make_callbacks(options, run, self.monitor())],
             seed=options.seed,
             augment=self.task.augment(data, augment_names(options.augment)),
             inputs=convert,
@@ -101,6 +101,12 @@ class Setup:
             workers=workers,
             check_weights=options.check_weights,
         )
+
+    def monitor(self) -> str:
+        """The figure that picks the best epoch: the task's validation figure, or without
+        validation (``--val-split 0``) the training one (the last epoch is kept)."""
+        validated = self.val_split > 0 or self._data().validation is not None
+        return self.task.monitor if validated else self.task.monitor.removeprefix("val_")
 
     def _data(self) -> TaskData:
         if self.data is None:
@@ -117,8 +123,10 @@ def plan(options: TrainOptions) -> Setup:
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
     val_split = task.val_split if given.val_split is None else given.val_split
-    if not 0.0 < val_split < 1.0:
-        raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
+    if not 0.0 <= val_split < 1.0:
+        raise ValueError(f"--val-split must be at least 0 and below 1, got {val_split}")
+    if val_split == 0 and given.patience:
+        raise ValueError("--patience watches the validation loss: it needs --val-split above 0")
     return Setup(task, name, given, val_split, given)
 
 
@@ -152,8 +160,9 @@ def make_callbacks(options: TrainOptions, run: RunFolder | None, monitor: str) -
     file of the ``run`` folder and early stopping (both judging by ``monitor``), and the
     learning-rate schedule (:data:`nanocnn.training.SCHEDULES`) over ``options.epochs``."""
     callbacks: list[Callback] = [] if options.time is None else [TimeBudget(options.time)]
-    if run is not None:
-        callbacks.append(ModelCheckpoint(run.model_file, monitor=monitor))
+    if run is not None:  # without validation, the last epoch's model (training figures fall)
+        validated = monitor.startswith("val_")
+        callbacks.append(ModelCheckpoint(run.model_file, monitor, save_best_only=validated))
     name = options.schedule or "cosine"
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")

@@ -25,7 +25,7 @@ from nanocnn.augment import Augment
 from nanocnn.errors import NonFiniteLossError
 from nanocnn.inputs import Inputs
 from nanocnn.io import load
-from nanocnn.job.options import TrainOptions, resume_command
+from nanocnn.job.options import TrainOptions, kept_options, resume_command
 from nanocnn.job.run_folder import RunFolder
 from nanocnn.job.setup import make_callbacks, make_optimizer, plan
 from nanocnn.layers import Sequential
@@ -42,13 +42,22 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     the run: by default this process alone); returns the final test report."""
     workers = Workers() if workers is None else workers
     setup = plan(options)
-    chosen = RunFolder.choose(options.out, setup.name, options.resume) if workers.is_root else None
+    chosen = None
+    if workers.is_root:
+        chosen = RunFolder.choose(options.out, setup.name, options.resume, options.overwrite)
     # rank 0's choice, which may be a new runs/<name>-N
     run = RunFolder(workers.broadcast(None if chosen is None else chosen.path))
     data = setup.load(workers)
     count = len(data.train[0])
-    if data.validation is None:
+    if data.validation is None and setup.val_split == 0:
+        held_out = "no validation: the last epoch is kept"
+    elif data.validation is None:
         held = held_out_count(count, setup.val_split)
+        if held >= count:
+            raise ValueError(
+                f"{count} training sample(s) leave none to train on once {held} are held out "
+                f"for validation: use more (--limit) or --val-split 0"
+            )
         count, held_out = count - held, f"{held:,} held out for validation"
     else:
         held_out = f"{len(data.validation[0]):,} in the validation folder"
@@ -58,6 +67,8 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     )
     model = setup.model()
     trainer = setup.trainer(model, run, workers)
+    if workers.is_root and not options.resume:
+        run.keep_options(kept_options(setup.given))
     start = time.perf_counter()
     epochs = setup.options.epochs or 1
     run_training(trainer, run, setup.given, data.train, epochs, data.validation, setup.val_split)

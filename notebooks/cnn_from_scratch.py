@@ -162,6 +162,10 @@ show(fig)
 # on arrays like this one.
 
 # %% [markdown]
+# **In the app.** `nanocnn app`, then *Look inside the network* below the page: its first
+# column is your own drawing as the 28 × 28 array the network is given (docs/look_inside.md).
+
+# %% [markdown]
 # ## 2. Convolution by hand
 #
 # A convolutional layer slides a small grid of weights, the **kernel** (or **filter**), over the
@@ -331,6 +335,12 @@ fig.tight_layout()
 show(fig)
 
 # %% [markdown]
+# **In the app.** Click any pixel of a `Conv2D` column under *Look inside the network*: the
+# panel shows this section's arithmetic for your drawing and the trained network's kernels,
+# the input window of every input channel, the kernel, the products, their sum and the bias,
+# with the zeros of the padding where the window hangs over the edge.
+
+# %% [markdown]
 # ## 3. From loops to one matrix product: im2col
 #
 # A real layer has many input channels and many filters. For an input $x$ of shape
@@ -434,6 +444,11 @@ print(
 # is the difference between training in minutes and training overnight.
 
 # %% [markdown]
+# **In the app.** The same panel gives both sums: the one from the formula, computed in
+# float64, and the layer's own output, from im2col and one matrix product in float32; they
+# agree to about seven digits.
+
+# %% [markdown]
 # ## 4. Pooling
 #
 # A pooling layer shrinks each feature map by summarising every $k \times k$ window in one
@@ -502,6 +517,10 @@ fig.tight_layout()
 show(fig)
 
 # %% [markdown]
+# **In the app.** Click a pixel of a `MaxPool2D` column: the window, with its winner marked,
+# the one number of the window that the backward pass will send the gradient to.
+
+# %% [markdown]
 # ## 5. The forward pass of a whole network
 #
 # A CNN stacks these pieces. Blocks of *convolution → ReLU → max pooling* turn the image into
@@ -559,6 +578,11 @@ print(f"loss {loss:.3f}; answering 0.1 for every digit would give ln 10 = {np.lo
 # The untrained network's probabilities are arbitrary, because its weights are random, and its
 # loss (defined in section 6) is no better than a blind guess. To make it right we need to know,
 # for every weight, which way to move it. That is the backward pass.
+
+# %% [markdown]
+# **In the app.** *Look inside the network* is this section's loop over the layers, drawn: one
+# column per layer with its output maps (or units) for your input, their shapes, and the
+# answer at the end. Click a `Dense` unit to see its largest contributions, input × weight.
 
 # %% [markdown]
 # ## 6. The backward pass, derived and checked
@@ -766,6 +790,11 @@ numeric = numerical_gradient(
 report("whole network, first layer's weight", {"weight": relative_error(analytic, numeric)})
 
 # %% [markdown]
+# **In the app.** Choose *backward* and a class: each column then shows the gradient of that
+# class's score with respect to the layer's output, and under each `Conv2D` the gradient with
+# respect to its filters, from the layers' own `backward`, as in this section.
+
+# %% [markdown]
 # ## 7. Training
 #
 # Now the network can learn. **Gradient descent** moves every weight a small step against its
@@ -823,6 +852,12 @@ show_png(plots.plot_history(history.columns(), FIGURES / "history.png"))
 # images the network never trained on, stays close to the training accuracy: the network has
 # learned digits, not memorised these particular images. With all 60,000 images and a few more
 # epochs the same code reaches about 99% (section 9).
+
+# %% [markdown]
+# **In the app.** A run trained with the `Snapshots` callback
+# (`nanocnn.training.snapshots`) keeps the first layer's filters and their maps of one
+# training image after every epoch; *Training, epoch by epoch* shows them with a slider, from
+# the random start to the last epoch.
 
 # %% [markdown]
 # ## 8. Looking inside
@@ -949,6 +984,11 @@ show(fig)
 
 
 # %% [markdown]
+# **In the app.** Every layer's feature maps, not only the first two, for whatever you draw;
+# and backward, the input column shows the gradient of the chosen score with respect to the
+# pixels, whose size is the saliency map beside the answer.
+
+# %% [markdown]
 # ## 9. Skip connections: why deep networks train
 #
 # Backward through a plain stack of layers multiplies the gradient by every layer's Jacobian
@@ -1009,6 +1049,12 @@ assert plain[0] / plain[-1] < 1e-6 < 0.1 < residual[0] / residual[-1]
 # trained with the modern recipe; `docs/resnet.md` tells its story and its results.
 
 # %% [markdown]
+# **In the app.** Serve a ResNet (`nanocnn app --model runs/resnet/model.npz`) and go
+# backward: a table gives the size of every convolution's filter gradient with the skip
+# connections and without them (the same weights, each block's body alone), and a switch
+# shows the columns of the network without its skips.
+
+# %% [markdown]
 # ## 10. Where to go next
 #
 # - **The command line.** `nanocnn train` trains the default CNN (two conv blocks of 32 and 64
@@ -1023,7 +1069,8 @@ assert plain[0] / plain[-1] < 1e-6 < 0.1 < residual[0] / residual[-1]
 #   strides and paddings.
 # - **The web app.** `nanocnn app` (with `pip install -e '.[app]'`) serves a page where you draw
 #   a digit with the mouse and watch the network read it, with its 28 × 28 input and its
-#   first-layer feature maps.
+#   first-layer feature maps; *Look inside the network* below it applies every section of this
+#   notebook to the network it serves, forward and backward (docs/look_inside.md).
 # - **The age model.** The same layers on colour photos, trained as a regression that predicts
 #   a person's age from a face (UTKFace): `nanocnn train --task age --data-dir data/UTKFace`.
 #   `docs/age.md` says where to get the faces.

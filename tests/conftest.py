@@ -19,6 +19,16 @@ from hypothesis import settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 NO_CHROMIUM = "chromium not installed: apt-get install chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
@@ -41,14 +51,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(model: Any) -> Iterator[str]:
-    """Serve ``model`` with the app in a background thread: yields its URL, then closes it."""
+def serve(model: Any, snapshots: Any = None) -> Iterator[str]:
+    """Serve ``model`` (with the training ``snapshots`` of its run, if given) with the app in a
+    background thread: yields its URL, then closes it."""
     pytest.importorskip("gradio")
     from nanocnn.app import launch
     from nanocnn.tasks import task_of
 
     port = free_port()
-    demo = launch(model, task_of(model), port=port, block=False)
+    demo = launch(model, task_of(model), port=port, block=False, snapshots=snapshots)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -86,3 +97,13 @@ def picture_app_url(picture_model: Any) -> Iterator[str]:
 def chromium() -> Path:
     """Debian's Chromium, for the browser tests (``pytest_runtest_setup`` checks it is there)."""
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Path) -> Iterator[Any]:
+    """Headless Chromium, driven by Playwright (one for all the browser tests)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()

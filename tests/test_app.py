@@ -9,24 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanocnn.app import (
-    BRUSH,
-    CANVAS,
+from nanocnn.app import predict, read_input
+from nanocnn.app.page import BRUSH, CANVAS
+from nanocnn.app.reading import (
     DRAW_MESSAGE,
     GUTTER,
     SMALL_MESSAGE,
     UPLOAD_MESSAGE,
     ZOOM,
-    first_conv_maps,
     ink_extent,
-    launch,
-    predict,
-    read_input,
     tile_maps,
 )
 from nanocnn.cli import build_parser
 from nanocnn.cli.app import BUNDLED_MODEL
 from nanocnn.datasets import load_mnist
+from nanocnn.explain import first_conv_maps
 from nanocnn.io import load
 from nanocnn.layers import Sequential
 from nanocnn.layers.activations import softmax
@@ -235,11 +232,18 @@ def test_the_saliency_is_where_the_answer_changes_most(model: Sequential) -> Non
     assert reading.saliency[:3, :3].max() < reading.saliency.max() / 4
 
 
-def test_the_app_refuses_a_model_that_does_not_classify() -> None:
-    model = build("age_cnn", (3, 16, 16), outputs=1)
-    model.metadata.update(task="age", image_size=16, target_mean=30.0, target_std=10.0)
-    with pytest.raises(ValueError, match="the app shows classifiers"):
-        launch(model, task_of(model), block=False)
+def test_an_age_model_answers_in_years() -> None:
+    """A regression is served too: the page's answer is the task's, in words."""
+    model = build("age_cnn", (3, 16, 16), outputs=1, seed=0)
+    model.metadata.update(
+        task="age", input_shape=[3, 16, 16], image_size=16, target_mean=30.0, target_std=10.0
+    )
+    task = task_of(model)
+    answer, shown, maps, looked = predict(model, task, shape_picture())
+    x = task.prepare(model, shape_picture())[np.newaxis]
+    assert answer == f"age {30 + 10 * float(model.predict(x)[0, 0]):.1f} years"
+    assert read_input(model, task, shape_picture()).probabilities is None
+    assert shown.shape == looked.shape == (224, 224, 3) and maps is not None
 
 
 def test_the_api_reads_an_uploaded_picture(

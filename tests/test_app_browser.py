@@ -9,29 +9,18 @@ Screenshots of the page go to the folder ``$NANOCNN_TEST_ARTIFACTS`` (default
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_app import STROKES, shape_picture
 
-from nanocnn.app import DRAW_MESSAGE, SMALL_MESSAGE, UPLOAD_MESSAGE
+from nanocnn.app.reading import DRAW_MESSAGE, SMALL_MESSAGE, UPLOAD_MESSAGE
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(os.environ.get("NANOCNN_TEST_ARTIFACTS", "test-artifacts"))
 TIMEOUT_MS = 60_000  # for each wait: page, prediction (generous: CI machines can be slow)
 STEPS = 8  # mouse moves along each straight piece of a stroke
@@ -39,15 +28,6 @@ STEPS = 8  # mouse moves along each straight piece of a stroke
 BRUSH_CHOSEN = '#sketch button[aria-label="Brush"].highlight'
 TOP_CLASS = '#prediction [data-testid="label-output-value"]'
 CLASSES_SHOWN = "#prediction .confidence-set dt"
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    """Headless Chromium, driven by Playwright (one for all the pages of this module)."""
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def open_page(browser: Any, url: str) -> Any:

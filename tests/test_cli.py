@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
+import nanocnn
 from nanocnn.cli import main
 
 RUN_FILES = {
@@ -108,3 +111,17 @@ def test_the_resnet_preset_trains_with_its_own_recipe(tmp_path, trained_run) -> 
         "cosine",
         0.0,
     )
+
+
+def test_python_dash_m_nanocnn_is_the_command(tmp_path: Path) -> None:
+    """``python -m nanocnn`` (what ``mpiexec -n 2 python -m nanocnn train`` starts, docs/
+    distributed.md) runs the ``nanocnn`` command, from any folder."""
+
+    def run(*arguments: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "nanocnn", *arguments], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run("--version").strip() == f"nanocnn {nanocnn.__version__}"
+    assert run("train", "--help").startswith("usage: nanocnn train")

@@ -39,6 +39,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "run" / "model.npz").write_bytes(b"")
     (folder / "run-bad-checkpoint").mkdir()
     (folder / "run-bad-checkpoint" / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    for name in ("cat", "dog"):  # a picture folder: two classes of one picture each
+        (folder / "pictures" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (200, 0, 0)).save(folder / "pictures" / name / "a.png")
     (folder / "mnist").mkdir()
     for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
         kind = "idx3" if "images" in name else "idx1"
@@ -57,6 +60,12 @@ CASES = {
     "run exists": ("train --out {f}/run", "already holds a run"),
     "corrupt MNIST": ("train --data-dir {f}/mnist --out {f}/new", "mnist/t"),
     "mistyped data dir": ("train --data-dir {f}/fashon --out {f}/new", "fashon does not exist"),
+    "one sample": ("train --limit 1 --out {f}/new", "leave none to train on once 1 are held out"),
+    "negative seed": ("train --seed -1", "must be a non-negative integer, got -1"),
+    "pictures too large for memory": (
+        "train --task images --data-dir {f}/pictures --image-size 100000 --out {f}/new",
+        "2 pictures of 3x100000x100000 need 55.9 GiB of memory",
+    ),
     "evaluate on photos": (
         "evaluate {f}/digits.npz --data-dir {f}/run",
         "run does not hold t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
@@ -73,7 +82,7 @@ CASES = {
     "predict other task": ("predict {f}/faces.npz {f}/blank.png", "faces.npz: "),
     "predict missing image": ("predict {f}/digits.npz {f}/absent.png", "absent.png: no such file"),
     "predict not an image": ("predict {f}/digits.npz {f}/text.png", "text.png: not an image"),
-    "predict a folder": ("predict {f}/digits.npz {f}", "not a file"),
+    "predict a folder of no images": ("predict {f}/digits.npz {f}/run", "run: no images in"),
     "predict blank image": ("predict {f}/digits.npz {f}/blank.png", "no digit found"),
     "predict no images": ("predict {f}/digits.npz", "the following arguments are required"),
     "summary random bytes": ("summary {f}/random.npz", "random.npz: not a readable"),

@@ -78,7 +78,7 @@ def test_what_can_be_checked_is_refused_before_any_worker_starts(
         "needs a share of every batch (--batch-size 64 or more)",
         "--workers 2 --out {t}/file/run": f"{tmp_path}/file/run: cannot write the run folder "
         "(Not a directory)",
-        "--workers 2 --val-split 1.5": "--val-split must be between 0 and 1, got 1.5",
+        "--workers 2 --val-split 1.5": "--val-split must be at least 0 and below 1, got 1.5",
         "--workers 2 --image-size 16": "--image-size is not an option of the digits task",
         "--workers 2 --resume": "--resume needs --out",
     }

@@ -1,9 +1,9 @@
-"""Image folders by class: layouts, formats and modes, what is skipped, errors, links, the
-stratified split, memory, and the pixels a loader and ``read_image`` give for the same file."""
+"""Image folders by class: layouts, formats and modes, what is skipped, errors, the stratified
+split, memory, and the pixels a loader and ``read_image`` give for the same file. (Links:
+tests/test_folder_links.py.)"""
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -92,6 +92,55 @@ def test_train_val_test_layout(tmp_path: Path) -> None:
     assert data.x_val is not None and data.y_val is not None
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (6, 4, 2)
     np.testing.assert_array_equal(data.y_val, [0, 0, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("Training", "Testing"), ("Train", "Test"), ("training", "validation", "testing"),
+     ("TRAIN", "Valid", "TEST"), ("train", "Val", "test"), ("Training", "Validation")],
+)  # fmt: skip
+def test_the_split_folders_usual_spellings(tmp_path: Path, names: tuple[str, ...]) -> None:
+    """Kaggle's Training/ and Testing/, Keras's validation/...: in any case, never classes."""
+    for count, name in enumerate(names, start=2):
+        two_classes(tmp_path / name, n=count)
+    index = scan_image_folder(tmp_path)
+    assert index.classes == ("a", "b")
+    sizes = {"train": len(index.train), "val": len(index.val), "test": len(index.test)}
+    assert [sizes[split] for split in ("train", "val", "test") if sizes[split]] == [
+        4, 6, 8][: len(names)]  # fmt: skip
+    assert all(path.parts[-3] == names[0] for path, _ in index.train)
+
+
+def test_two_folders_for_one_split_are_refused(tmp_path: Path) -> None:
+    two_classes(tmp_path / "train")
+    two_classes(tmp_path / "Training")
+    with pytest.raises(DataError, match="Training and train are both the training"):
+        scan_image_folder(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("folders", "warned"),
+    [
+        (("part1/a", "part1/b", "part2/a", "part2/b"), True),  # a split by unknown names
+        (("a/train", "a/test", "b/train", "b/test"), True),  # a split nested in the classes
+        (("a/images", "b/images"), False),  # one subfolder each: a usual layout
+        (("a/2023", "a/2024", "b/2024"), False),  # different subfolders
+    ],
+)
+def test_a_split_it_cannot_recognise_is_warned_about(
+    tmp_path: Path, folders: tuple[str, ...], warned: bool
+) -> None:
+    for folder in folders:
+        write_image(tmp_path / folder / "0.png")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        scan_image_folder(tmp_path)
+    messages = [str(warning.message) for warning in record]
+    if warned:
+        (message,) = messages
+        assert "every class folder" in message and "train/, val/ and test/" in message
+    else:
+        assert messages == []
 
 
 def test_classes_are_sorted_folder_names(tmp_path: Path) -> None:
@@ -288,33 +337,6 @@ def test_refuses_more_entries_than_max_files(tmp_path: Path) -> None:
     assert len(scan_image_folder(tmp_path, max_files=12).train) == 10
     with pytest.raises(DataError, match="more than 11 files"):
         scan_image_folder(tmp_path, max_files=11)
-
-
-# --- links --------------------------------------------------------------------------------------
-
-
-def test_links_outside_the_folder_are_skipped(tmp_path: Path) -> None:
-    outside = write_image(tmp_path / "secret" / "private.png")
-    root = two_classes(tmp_path / "data")
-    os.symlink(outside, root / "a" / "linked.png")
-    os.symlink(outside.parent, root / "b" / "linked_dir")
-    os.symlink(outside.parent, root / "c")
-    os.symlink(root / "a" / "0.png", root / "b" / "inside.png")  # inside: followed
-    index = scan_image_folder(root)
-    assert index.classes == ("a", "b")
-    assert len(index.skipped["a link leading outside the folder"]) == 3
-    assert root / "b" / "inside.png" in [path for path, _ in index.train]
-
-
-def test_link_loops_end(tmp_path: Path) -> None:
-    root = two_classes(tmp_path)
-    os.symlink(root / "a", root / "a" / "again")  # a folder inside itself
-    os.symlink(root, root / "b" / "up")  # the root inside a class
-    os.symlink(root / "b" / "self", root / "b" / "self")  # a link to itself
-    index = scan_image_folder(root)
-    assert len(index.train) == 4
-    assert len(index.skipped["a link loop"]) == 2
-    assert len(index.skipped["not a file (a broken link, a device...)"]) == 1
 
 
 # --- the stratified split -----------------------------------------------------------------------

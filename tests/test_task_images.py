@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import nanocnn as nc
 from nanocnn import load
 from nanocnn.cli import main
-from nanocnn.datasets import make_synthetic_folder, write_idx
+from nanocnn.datasets import load_images, make_synthetic_folder, write_idx
+from nanocnn.tasks.images import Images
 
-pytest.importorskip("PIL.Image")
+Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")
 
 CLASSES = ["circle", "square", "triangle"]
@@ -53,11 +57,34 @@ def test_train_learns_the_shapes_and_writes_the_run(images_run: Path) -> None:
 def test_evaluate_tests_on_the_pictures_the_run_held_out(images_run, shapes, capsys) -> None:
     metrics = json.loads((images_run / "metrics.json").read_text())
     capsys.readouterr()
-    with pytest.warns(UserWarning, match="skipped"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the recorded test files are read, the folder not scanned
         assert main(["evaluate", str(images_run / "model.npz"), "--data-dir", str(shapes)]) == 0
     out = capsys.readouterr().out
     assert f"test accuracy {metrics['accuracy']:.4f}" in out
     assert all(name in out for name in CLASSES)
+
+
+def test_evaluate_never_tests_on_pictures_the_model_trained_on(
+    images_run, shapes, tmp_path, capsys
+) -> None:
+    """Pictures added, removed or re-encoded after training: evaluate says so and tests on
+    the recorded test pictures that are left, never on a training picture, whatever the
+    seeded split of the changed folder would now draw."""
+    model = nc.load(images_run / "model.npz")
+    recorded = model.metadata["test_files"]
+    copy = tmp_path / "shapes"
+    shutil.copytree(shapes, copy)
+    (copy / recorded[0][0]).unlink()  # one test picture gone
+    changed = Image.open(copy / recorded[1][0]).convert("RGB")
+    changed.rotate(90).save(copy / recorded[1][0])  # one re-encoded, other pixels
+    for k in range(40):  # new pictures: a seeded split of the folder would now differ
+        Image.new("RGB", (20, 20), (k, 0, 0)).save(copy / CLASSES[k % 3] / f"new_{k}.png")
+    with pytest.warns(UserWarning, match=r"1 are missing and 1 changed; testing on the \d+"):
+        x, y = Images().test_data(model, copy)
+    left = [copy / str(entry[0]) for entry in recorded[2:]]  # recorded and unchanged: only those
+    np.testing.assert_array_equal(x, load_images(left, 32, 3, progress="off").x)
+    assert y.tolist() == [entry[2] for entry in recorded[2:]]
 
 
 def test_predict_names_the_classes_and_reports_each_image(images_run, shapes, capsys) -> None:

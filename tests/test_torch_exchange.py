@@ -1,6 +1,6 @@
-"""State dicts move between nanocnn and PyTorch both ways, directly and through safetensors
-files, for every preset and every layer type (BatchNorm's running statistics included): the
-same float64 inputs give the same outputs in both."""
+"""State dicts move between nanocnn and PyTorch both ways, directly and through files
+(``torch.save``'s and safetensors), for every preset and every layer type (BatchNorm's running
+statistics included): the same float64 inputs give the same outputs in both."""
 
 from __future__ import annotations
 
@@ -68,7 +68,11 @@ def test_pytorch_weights_load_into_nanocnn(torch: ModuleType, tmp_path: Path, na
     model = build().astype(np.float64)
     model.load_state_dict(state)  # num_batches_tracked included
     largest_difference(model, twin, shape, torch)
-    # the same through a file written by safetensors.torch
+    # the same through torch.save's own file, read without unpickling
+    torch.save(twin.state_dict(), tmp_path / "from_pytorch.pt")
+    model = nc.load_weights(build().astype(np.float64), tmp_path / "from_pytorch.pt")
+    largest_difference(model, twin, shape, torch)
+    # and through a file written by safetensors.torch
     torch_io = pytest.importorskip("safetensors.torch", reason="pip install safetensors")
     torch_io.save_file(twin.state_dict(), str(tmp_path / "from_pytorch.safetensors"))
     model = nc.load_weights(build().astype(np.float64), tmp_path / "from_pytorch.safetensors")

@@ -324,6 +324,19 @@ def test_a_binary_classifier_trains_and_logs_its_accuracy():
     )
 
 
+def test_a_binary_classifier_takes_bool_labels():
+    """Bool targets (``labels == 0``, as Keras takes them) train ``BCEWithLogitsLoss`` as 0/1
+    floats would, and fit logs the accuracy."""
+    x, labels = blobs(240)
+    histories = []
+    for y in (labels == 0, (labels == 0).astype(np.float32)):
+        model = nc.Sequential(nc.Dense(4, 8, rng=0), nc.ReLU(), nc.Dense(8, 1, rng=1))
+        histories.append(fit(model, nc.BCEWithLogitsLoss(), nc.Adam(model.parameters(), lr=0.05),
+                             x, y, epochs=10, validation_split=0.25, progress="off"))  # fmt: skip
+    assert histories[0]["val_accuracy"][-1] > 0.95 and "mae" not in histories[0].rows[-1]
+    assert histories[0]["loss"] == histories[1]["loss"]
+
+
 def test_one_cycle_warms_up_then_anneals_per_batch_and_cycles_the_momentum():
     x, y = blobs(64)
     model = small_model()

@@ -67,6 +67,13 @@ class Optimizer:
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
+    def zero_grad(self) -> None:
+        """Set every gradient to zero, in place: before accumulating the gradients of several
+        batches with ``model.backward(dout, accumulate=True)`` (a plain ``backward``
+        overwrites them, so needs none)."""
+        for _, _, grad in self.params:
+            grad[...] = 0
+
     def decay(self, name: str) -> float:
         """The weight decay of the parameter ``name``: 0 for those ``no_decay`` skips."""
         return 0.0 if name in self.skipped else self.weight_decay

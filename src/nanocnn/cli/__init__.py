@@ -26,11 +26,21 @@ import warnings
 from collections.abc import Sequence
 
 from nanocnn import __version__
-from nanocnn.cli import app, evaluate, export, gradcheck, predict, summary, train
+from nanocnn.cli import (
+    app,
+    evaluate,
+    export,
+    gradcheck,
+    lr_find,
+    predict,
+    summary,
+    train,
+    tune,
+)
 from nanocnn.errors import NanocnnError
 from nanocnn.interrupts import exit_status
 
-COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app]
+COMMANDS = [train, evaluate, predict, summary, export, gradcheck, app, lr_find, tune]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nanocnn {__version__}")
     subparsers = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        name = command.__name__.rsplit(".", 1)[-1]
+        name = command.__name__.rsplit(".", 1)[-1].replace("_", "-")  # lr_find: lr-find
         command.register(subparsers).set_defaults(run=command.run, command=name)
     return parser

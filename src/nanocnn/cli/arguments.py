@@ -19,6 +19,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -43,6 +50,19 @@ def augmentation(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return ",".join(name.strip() for name in text.split(",") if name.strip())
+
+
+def model_file(text: str) -> Path:
+    """A model file, or a run folder: its ``model.npz`` (or ``model.safetensors``)."""
+    path = Path(text)
+    if not path.is_dir():
+        return path
+    for name in ("model.npz", "model.safetensors"):
+        if (path / name).is_file():
+            return path / name
+    raise argparse.ArgumentTypeError(
+        f"{path} is a folder without a model.npz (a run folder has one once an epoch has ended)"
+    )
 
 
 def load_with_task(path: Path) -> tuple[Sequential, Task]:

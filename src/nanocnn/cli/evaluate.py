@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nanocnn.cli.train import data_dir_help
+from nanocnn.cli.arguments import model_file
+from nanocnn.cli.run_options import data_dir_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "names; for the age task MAE, RMSE and R². The test images are the ones its "
         "training run tested on.",
     )
-    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
+    parser.add_argument(
+        "model_file", type=model_file, metavar="MODEL", help="a model file or run folder"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nanocnn.cli.arguments import model_file
+
 FORMATS = {".onnx": "ONNX", ".safetensors": "safetensors", ".npz": "npz"}
 
 
@@ -33,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "'nanocnn[export]'), .safetensors (weights under PyTorch's names plus the "
         "architecture) or .npz.",
     )
-    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
+    parser.add_argument(
+        "model_file", type=model_file, metavar="MODEL", help="a model file or run folder"
+    )
     parser.add_argument("out", type=Path, metavar="OUT", help="ends in .onnx, .safetensors or .npz")
     parser.add_argument(
         "--input-shape",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from nanocnn.cli.arguments import model_file
 
 MAX_SIDE = 4096  # input shapes larger than this are not run through the model to show shapes
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("summary", help="layers, shapes and parameters of a model file")
-    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE")
+    parser.add_argument(
+        "model_file", type=model_file, metavar="MODEL", help="a model file or run folder"
+    )
     return parser
 
 

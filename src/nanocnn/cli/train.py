@@ -14,16 +14,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import warnings
-from collections import defaultdict
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
-from nanocnn import augment
-from nanocnn.cli.arguments import augmentation, duration, positive_float, positive_int
-from nanocnn.optim import OPTIMIZERS
-from nanocnn.presets import PRESETS
-from nanocnn.tasks import TASKS, Option
-from nanocnn.training import SCHEDULES
+from nanocnn.cli.arguments import positive_int
+from nanocnn.cli.run_options import add_data_options, add_recipe_options, train_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,81 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Train a model from scratch; writes the model, history, test metrics "
         "and plots into a run folder.",
     )
-    parser.add_argument(
-        "--task",
-        choices=list(TASKS),
-        default="digits",
-        help="; ".join(f"{name}: {task.help}" for name, task in TASKS.items()),
-    )
-    parser.add_argument(
-        "--model",
-        choices=list(PRESETS),
-        help="the architecture (default: the task's, cnn for digits and images, age_cnn for age)",
-    )
-    parser.add_argument("--epochs", type=positive_int, help="default: the model's own")
-    parser.add_argument("--batch-size", type=positive_int, help="default: the model's own")
-    parser.add_argument("--lr", type=positive_float, help="starting learning rate")
-    parser.add_argument(
-        "--optimizer",
-        choices=list(OPTIMIZERS),
-        help="default: the model's recipe (adam; sgd with Nesterov momentum for resnet)",
-    )
-    parser.add_argument(
-        "--schedule",
-        choices=list(SCHEDULES),
-        help="learning-rate schedule, per batch (default: the model's: cosine; onecycle for "
-        "resnet)",
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=float,
-        help="L2 weight decay as PyTorch's SGD and Adam apply it, skipping norms and biases "
-        "(default: the model's)",
-    )
-    parser.add_argument(
-        "--label-smoothing",
-        type=float,
-        help="classifiers: PyTorch's label smoothing (default: the model's; 0.1 for resnet)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help=data_dir_help(),
-    )
+    add_data_options(parser)
+    add_recipe_options(parser)
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument(
-        "--augment",
-        nargs="?",
-        const="auto",
-        type=augmentation,
-        metavar="NAMES",
-        help="random changes of the training pictures: alone, the task's choice for the data "
-        "(the digits' rotations for MNIST-like digits; shifts and brightness for pictures; "
-        "flips, shifts and rotations for faces); or the ones named, comma-separated, from "
-        f"{', '.join(augment.STEPS)}, e.g. --augment flip,shift (default: the model's recipe)",
+        "--resume",
+        action="store_true",
+        help="continue the run in --out with the options it was started with (a larger "
+        "--epochs extends a finished run)",
     )
     parser.add_argument(
-        "--no-augment", dest="augment", action="store_const", const="none", help="no augmentation"
+        "--overwrite", action="store_true", help="start again in an --out that holds a run"
     )
-    parser.add_argument(
-        "--time",
-        type=duration,
-        metavar="DURATION",
-        help="a training budget (90s, 10m, 1h30m): the learning-rate schedule spans it and "
-        "training stops when it is spent (default: a number of epochs)",
-    )
-    parser.add_argument(
-        "--val-split", type=float, help="held-out fraction (default: the task's; 1/12 digits)"
-    )
-    parser.add_argument(
-        "--patience",
-        type=int,
-        help="stop when the validation loss has not improved for this many epochs, keeping "
-        "the best epoch's weights (0: never; default: the model's recipe)",
-    )
-    parser.add_argument("--limit", type=positive_int, help="use only this many images")
     parser.add_argument(
         "--workers",
         type=positive_int,
@@ -120,52 +52,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="STEPS",
         help="data-parallel debugging: check that the workers' weights agree every STEPS steps",
     )
-    add_task_options(parser)
     return parser
-
-
-def add_task_options(parser: argparse.ArgumentParser) -> None:
-    """One flag for each option some task adds; its help says which tasks take it."""
-    owners: dict[str, list[tuple[str, Option]]] = defaultdict(list)
-    for task in TASKS.values():
-        for option in task.options:
-            owners[option.name].append((task.name, option))
-    for name, uses in owners.items():
-        option = uses[0][1]
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            type=positive_int if option.type is int else option.type,
-            choices=[option.type(choice) for choice in option.choices] if option.choices else None,
-            help="; ".join(f"{task}: {use.help}{default(use)}" for task, use in uses),
-        )
-
-
-def data_dir_help() -> str:
-    """What ``--data-dir`` is for each task, in the tasks' own words."""
-    return "; ".join(f"{name}: {task.data_dir_help}" for name, task in TASKS.items())
-
-
-def default(option: Option) -> str:
-    return "" if option.default is None else f" (default: {option.default})"
 
 
 def run(args: argparse.Namespace) -> int:
     from nanocnn.interrupts import interrupt, on_stop_signals
-    from nanocnn.job import RunFolder, TrainOptions, option_words, plan_run, train
+    from nanocnn.job import RunFolder, option_words, train
+    from nanocnn.job.setup import plan
     from nanocnn.parallel import Workers, launch, mpiexec, world_size
 
-    common = {field.name for field in fields(TrainOptions)} - {"task_options"}
-    given = {name: getattr(args, name) for name in common if getattr(args, name, None) is not None}
-    task_names = {option.name for task in TASKS.values() for option in task.options}
-    task_options = {name: getattr(args, name) for name in task_names}
-    options = TrainOptions(**given, task_options=task_options)
+    kept = {}
+    if args.resume and args.out is not None:  # the options the run was started with
+        from nanocnn.job.options import from_kept
+
+        kept = from_kept(RunFolder(args.out).kept_options())
+    options = train_options(args, kept)
     ranks = world_size()
     if args.workers and ranks > 1 and args.workers != ranks:
         raise ValueError(f"--workers {args.workers}, but mpiexec started {ranks} ranks")
     if args.workers and args.workers > 1 and ranks == 1:
         mpiexec()  # MPI is there, or one line says how to install it, before anything else
-        model = plan_run(options, args.workers).model  # refused before any rank starts...
-        run = RunFolder.choose(options.out, model, options.resume)  # ...as is this folder
+        name = plan(options, args.workers).name  # refused before any rank starts...
+        run = RunFolder.choose(options.out, name, options.resume, options.overwrite)  # ...too
         words = shlex.split(" ".join(option_words(replace(options, out=run.path))))
         return launch(args.workers, [*(["--debug"] if args.debug else []), "train", *words])
     with on_stop_signals(interrupt), warnings.catch_warnings():  # kill: as Ctrl-C does

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from nanocnn.datasets.folder_scan import FolderIndex, Item, scan_image_folder
+from nanocnn.datasets.folder_scan import (
+    FolderIndex,
+    Item,
+    describe_skipped,
+    relative_name,
+    scan_image_folder,
+)
 from nanocnn.datasets.image_arrays import image_channels, load_images
 from nanocnn.errors import DataError
 from nanocnn.progress import Style
@@ -30,7 +36,6 @@ from nanocnn.progress import Style
 if TYPE_CHECKING:
     from nanocnn.parallel import Workers
 
-SHOWN_NAMES = 3  # file names a warning lists for each reason before "..."
 PARTS = ("train", "val", "test")
 
 
@@ -165,26 +170,10 @@ def warn_skipped(root: Path, skipped: Mapping[str, Sequence[Path]], stacklevel: 
     >>> warn_skipped(Path("pets"), {"hidden": [Path("pets/.DS_Store")]})  # doctest: +SKIP
     UserWarning: pets: skipped 1 entry: 1 hidden (.DS_Store)
     """
-    total = sum(len(paths) for paths in skipped.values())
-    if total == 0:
-        return 0
-    problems = []
-    for reason, paths in skipped.items():
-        if paths:
-            names = [_relative(path, root) for path in paths[:SHOWN_NAMES]]
-            more = ", ..." if len(paths) > SHOWN_NAMES else ""
-            problems.append(f"{len(paths)} {reason} ({', '.join(names)}{more})")
-    entries = "entry" if total == 1 else "entries"
-    warnings.warn(
-        f"{root}: skipped {total} {entries}: {'; '.join(problems)}",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
-    return total
-
-
-def _relative(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    described = describe_skipped(root, skipped)
+    if described:
+        warnings.warn(f"{root}: {described}", UserWarning, stacklevel=stacklevel)
+    return sum(len(paths) for paths in skipped.values())
 
 
 def _subset(items: tuple[Item, ...], limit: int, seed: int) -> tuple[Item, ...]:
@@ -206,5 +195,5 @@ def _check_every_class_read(
         first = next(path for path, k in train if k == label and path in bad)
         raise DataError(
             f"{index.root}: none of the training images of class {name!r} could be read "
-            f"(e.g. {_relative(first, index.root)}); fix or remove that class folder"
+            f"(e.g. {relative_name(first, index.root)}); fix or remove that class folder"
         )

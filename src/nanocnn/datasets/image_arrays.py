@@ -77,6 +77,37 @@ def _fit(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(chw)
 
 
+def _allocate(shape: tuple[int, int, int, int]) -> np.ndarray:
+    """An empty uint8 array of ``shape`` (N, C, H, W), or a DataError saying how much memory
+    the pictures need when that is more than the machine has free."""
+    needed = int(np.prod(shape, dtype=np.int64))
+    free = available_memory()
+    count, channels, height, width = shape
+    message = (
+        f"{count:,} pictures of {channels}x{height}x{width} need {needed / 2**30:.1f} GiB of "
+        f"memory, more than the {{free}} free: choose a smaller --image-size (or --limit)"
+    )
+    if free is not None and needed > free:
+        raise DataError(message.format(free=f"{free / 2**30:.1f} GiB"))
+    try:
+        return np.empty(shape, np.uint8)
+    except MemoryError:
+        raise DataError(message.format(free="memory")) from None
+
+
+def available_memory() -> int | None:
+    """The bytes of memory a new allocation can have now: Linux's ``MemAvailable`` (free
+    memory and the caches it may reclaim), None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def image_channels(files: Iterable[str | os.PathLike[str]]) -> int:
     """Return 1 if every image among ``files`` is grayscale, else 3, reading headers only.
 
@@ -120,7 +151,7 @@ def _decode(
     files: Sequence[str | os.PathLike[str]], size: int, channels: int, progress: Style
 ) -> LoadedImages:
     """``load_images`` in this process alone."""
-    x = np.empty((len(files), channels, size, size), np.uint8)
+    x = _allocate((len(files), channels, size, size))
     kept: list[int] = []
     unreadable: list[Path] = []
     bar = progress_bar(len(files), "reading images", "img", progress, sys.stderr)

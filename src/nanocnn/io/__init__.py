@@ -2,12 +2,13 @@
 
     nanocnn.save(model, "model.safetensors")      # weights + architecture + metadata
     model = nanocnn.load("model.safetensors")       # the file alone rebuilds it
-    nanocnn.load_weights(model, "from_torch.safetensors")
+    nanocnn.load_weights(model, "from_torch.safetensors")  # or torch.save's "from_torch.pt"
 
 - :mod:`.model_file`: model files, weights alone (state dicts) and training checkpoints;
 - :mod:`.arrays`: named arrays plus a JSON header, in the format the suffix names
-  (:data:`FORMATS`: ``.npz``, ``.safetensors``);
+  (:data:`FORMATS`: ``.npz``, ``.safetensors``; ``.pt``, ``.pth``, ``.bin`` read only);
 - :mod:`.npz`, :mod:`.safetensors`: those two containers, read without running code;
+- :mod:`.torch_file`, :mod:`.torch_pickle`: PyTorch's ``torch.save`` files, never unpickled;
 - :mod:`.atomic`: writes that a crash cannot leave half done.
 
 ONNX export (:mod:`nanocnn.export`) writes through this package; nothing here knows of it.

@@ -4,8 +4,9 @@
     arrays, header = load_arrays("model.safetensors")
 
 Each kind of file is a :class:`FileFormat` in :data:`FORMATS`, by suffix: ``.npz`` (NumPy's
-zip, :mod:`.npz`, also the format of any other suffix) and ``.safetensors`` (Hugging Face's and
-PyTorch's, :mod:`.safetensors`: nanocnn's header rides in its ``__metadata__``). A format
+zip, :mod:`.npz`, also the format of any other suffix), ``.safetensors`` (Hugging Face's and
+PyTorch's, :mod:`.safetensors`: nanocnn's header rides in its ``__metadata__``) and, read only,
+``.pt``, ``.pth`` and ``.bin`` (``torch.save``'s state dicts, :mod:`.torch_file`). A format
 reads its own files never unpickling, never running code, and checking every declared size
 against the bytes really there before anything is allocated; it may also read state dicts
 written by other tools (``read_weights``, for ``load_weights``). Writing is atomic
@@ -25,7 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from nanocnn.errors import ModelFileError
-from nanocnn.io import npz, safetensors
+from nanocnn.io import npz, safetensors, torch_file
 from nanocnn.io.atomic import write_atomically
 from nanocnn.io.header import parse_header
 
@@ -72,9 +73,13 @@ def _read_safetensors_weights(path: Path, max_bytes: int) -> Arrays:
     return safetensors.read(path, max_bytes)[0]
 
 
+TORCH = FileFormat(None, torch_file.read, torch_file.read_weights)  # read only
 FORMATS: dict[str, FileFormat] = {
     ".npz": FileFormat(npz.write, npz.read, _read_npz_weights),
     ".safetensors": FileFormat(_write_safetensors, _read_safetensors, _read_safetensors_weights),
+    ".pt": TORCH,
+    ".pth": TORCH,
+    ".bin": TORCH,
 }
 DEFAULT_SUFFIX = ".npz"  # the format of a suffix FORMATS does not know
 
@@ -102,7 +107,8 @@ def load_arrays(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> tuple[Ar
 
 def load_state_dict_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Arrays:
     """The arrays of the state dict in ``path``: any safetensors file (``safetensors.torch``
-    writes them) or a nanocnn file; ``ModelFileError`` naming the file otherwise."""
+    writes them), a ``torch.save`` file (.pt, .pth, .bin) or a nanocnn file;
+    ``ModelFileError`` naming the file otherwise."""
     return file_format(path).read_weights(Path(path), max_bytes)
 
 

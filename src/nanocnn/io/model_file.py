@@ -9,10 +9,12 @@ format the path's suffix names (``.npz``, ``.safetensors``), read back never run
   (its task, input shape, class names, normalisation...). The file alone rebuilds the model:
   :func:`save` and :func:`load`.
 - **Weights alone** (a state dict) come from any safetensors file, such as one written by
-  ``safetensors.torch.save_file(torch_model.state_dict(), path)``, or a nanocnn file:
-  :func:`load_weights`. The names are PyTorch's ``nn.Sequential`` ones, which nanocnn's
-  layers share; BatchNorm's ``num_batches_tracked`` is ignored. The other way needs nothing
-  more: a model saved as ``model.safetensors`` is read by ``safetensors.torch.load_file``.
+  ``safetensors.torch.save_file(torch_model.state_dict(), path)``, from a
+  ``torch.save(torch_model.state_dict(), path)`` file (.pt, .pth, .bin; never unpickled), or
+  from a nanocnn file: :func:`load_weights`. The names are PyTorch's ``nn.Sequential`` ones,
+  which nanocnn's layers share; BatchNorm's ``num_batches_tracked`` is ignored. The other way
+  needs nothing more: a model saved as ``model.safetensors`` is read by
+  ``safetensors.torch.load_file``.
 - A **training checkpoint** holds the whole training state (model, optimizer, callbacks,
   random generators, history) with ``"format": "nanocnn-checkpoint"``
   (:func:`save_checkpoint`, :func:`read_checkpoint`; the trainer fills and reads it).
@@ -87,7 +89,8 @@ def load_weights(model: Sequential, path: str | os.PathLike) -> Sequential:
     """Copy the weights of the file at ``path`` into ``model`` in place; returns the model.
 
     ``path`` is any safetensors file of a state dict (from ``safetensors.torch.save_file``,
-    ``safetensors.numpy.save_file`` or nanocnn), or a nanocnn ``.npz`` file. Its tensors are
+    ``safetensors.numpy.save_file`` or nanocnn), a ``torch.save(state_dict, path)`` file
+    (.pt, .pth or .bin), or a nanocnn ``.npz`` file. Its tensors are
     converted to the model's dtype. Raises ``ModelFileError`` naming the file when it cannot
     be read or its names and shapes do not fit the model.
     """

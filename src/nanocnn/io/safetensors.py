@@ -115,7 +115,7 @@ def read(path: str | os.PathLike, max_bytes: int) -> tuple[dict[str, np.ndarray]
     if expected is not None and checksum(header, metadata, data) != expected:
         raise ModelFileError(f"{path}: the file is damaged (its contents do not match their CRC)")
     arrays = {
-        name: _as_array(buffer, dtype, shape)
+        name: as_array(buffer, dtype, shape)
         for (name, (dtype, shape, _, _)), buffer in zip(layout, data, strict=True)
     }
     return arrays, metadata
@@ -213,9 +213,9 @@ def _read_bytes(file: io.BufferedReader, start: int, count: int) -> bytearray:
     return buffer
 
 
-def _as_array(buffer: bytearray, dtype: str, shape: list[int]) -> np.ndarray:
-    """The tensor in ``buffer`` (BF16 widened to float32; BOOL read as byte != 0, so that no
-    array holds a bool that is neither 0 nor 1)."""
+def as_array(buffer: bytearray, dtype: str, shape: list[int]) -> np.ndarray:
+    """The tensor of dtype ``dtype`` (a name of DTYPES, or BF16) in ``buffer`` (BF16 widened to
+    float32; BOOL read as byte != 0, so that no array holds a bool that is neither 0 nor 1)."""
     if dtype == BF16:  # (u16 << 16) viewed as float32 is the same number
         return (np.frombuffer(buffer, "<u2").astype("<u4") << 16).view("<f4").reshape(shape)
     if dtype == "BOOL":

@@ -3,15 +3,13 @@ data, in a run folder (above the training loop, :mod:`nanocnn.training`, and the
 
 from nanocnn.job.options import TrainOptions, option_words, recorded_options, resume_command
 from nanocnn.job.run_folder import RunFolder
-from nanocnn.job.train import RunPlan, make_trainer, plan_run, run_training, train
+from nanocnn.job.train import make_trainer, run_training, train
 
 __all__ = [
     "RunFolder",
-    "RunPlan",
     "TrainOptions",
     "make_trainer",
     "option_words",
-    "plan_run",
     "recorded_options",
     "resume_command",
     "run_training",

@@ -12,12 +12,10 @@ from nanocnn.parallel import Workers
 from nanocnn.progress import Style
 from nanocnn.tasks import TaskOptions
 
-# what a preset's recipe chooses (nanocnn.presets.Preset), unless an option says otherwise
-RECIPE = ("epochs", "lr", "batch_size", "augment", "optimizer", "schedule", "weight_decay",
-          "label_smoothing", "patience")  # fmt: skip
-TIMED_EPOCHS = 100_000  # the epochs of a run on a time budget: the budget ends it
 # where and how, not what is trained
-NOT_RECORDED = ("out", "resume", "progress", "data_dir", "check_weights")
+NOT_RECORDED = ("out", "resume", "overwrite", "progress", "data_dir", "check_weights")
+# the options a run folder's options.json keeps, so that --resume needs no other flag
+NOT_KEPT = ("out", "resume", "overwrite", "progress")
 
 
 @dataclass
@@ -37,6 +35,7 @@ class TrainOptions:
     data_dir: Path | None = None
     out: Path | None = None
     resume: bool = False
+    overwrite: bool = False  # start afresh in an --out that holds a run (its files replaced)
     # augmentation: "auto" (the task's for its data), "none", or names ("shift,flip"); None:
     # the preset's recipe (with the task's augmentation, or none)
     augment: str | None = None
@@ -72,9 +71,9 @@ def recorded_options(options: TrainOptions, **resolved: Any) -> dict[str, Any]:
 
 
 def resume_command(options: TrainOptions, out: Path) -> str:
-    """The command that continues this run: ``--resume``, ``--out`` and every option given
-    that is not the default."""
-    words = option_words(options, skip=("out", "resume", "progress"))
+    """The command that continues this run: ``--resume`` and ``--out`` (the run folder's
+    options.json holds the rest; they are spelled out too, for the record)."""
+    words = option_words(options, skip=NOT_KEPT)
     return " ".join(["nanocnn train --resume", option_flag("out", out), *words])
 
 
@@ -104,3 +103,20 @@ def option_flag(name: str, value: Any) -> str:
     if isinstance(value, str) and (name, value) in FLAG_VALUES:
         return FLAG_VALUES[name, value]
     return f"{flag} {shlex.quote(str(value))}"
+
+
+def kept_options(options: TrainOptions) -> dict[str, Any]:
+    """The options a run folder keeps in options.json (JSON: paths as strings)."""
+    kept = {k: v for k, v in asdict(options).items() if k not in NOT_KEPT}
+    if kept.get("data_dir") is not None:
+        kept["data_dir"] = str(Path(kept["data_dir"]).resolve())
+    return kept
+
+
+def from_kept(kept: dict[str, Any]) -> dict[str, Any]:
+    """``kept_options``' dict back as ``TrainOptions`` fields (unknown keys dropped)."""
+    fields = set(TrainOptions.__dataclass_fields__)
+    options = {k: v for k, v in kept.items() if k in fields and k not in NOT_KEPT}
+    if options.get("data_dir") is not None:
+        options["data_dir"] = Path(options["data_dir"])
+    return options

@@ -29,6 +29,9 @@ from nanocnn.job.options import option_flag
 if TYPE_CHECKING:
     from nanocnn.training import Trainer
 
+OPTIONS_FILE = "options.json"  # the options the run was started with
+RUN_FILES = ("model.npz", "checkpoint.npz", "history.csv", "history.json", "metrics.json",
+             OPTIONS_FILE, "snapshots.npz")  # fmt: skip
 PROBE = ".writable"  # the file that shows a run folder can be written (RunFolder.check_writable)
 PROBE_BYTES = 4096  # a block: a full disk refuses it
 
@@ -46,21 +49,26 @@ class RunFolder:
         self.checkpoint_file = self.path / "checkpoint.npz"
 
     @classmethod
-    def choose(cls, out: Path | None, name: str, resume: bool) -> RunFolder:
+    def choose(
+        cls, out: Path | None, name: str, resume: bool, overwrite: bool = False
+    ) -> RunFolder:
         """``out``, else the first free of ``runs/<name>``, ``runs/<name>-2``... An ``out``
-        that already holds a run is refused unless resuming, and resuming needs one, as is
-        a folder that cannot be written (:meth:`check_writable`)."""
+        that already holds a run is refused unless resuming (which needs one) or told to
+        ``overwrite`` it: then the files the run wrote are deleted, and nothing else. A
+        folder that cannot be written is refused too (:meth:`check_writable`)."""
         if out is None and resume:
             raise ValueError("--resume needs --out: the run folder to continue")
         run = cls(out if out is not None else free_folder(Path("runs") / name))
         if resume and not run.checkpoint_file.exists():
             raise FileNotFoundError(f"{run.checkpoint_file}: no checkpoint to resume from")
-        if run.taken() and not resume:
+        if run.taken() and not resume and not overwrite:
             raise RunExistsError(
-                f"{out} already holds a run: pass --resume to continue it, "
-                f"or choose another folder with --out"
+                f"{out} already holds a run: pass --resume to continue it, --overwrite "
+                f"to start it again, or choose another folder with --out"
             )
         run.check_writable()
+        if run.taken() and overwrite and not resume:
+            run.clear()
         return run
 
     def check_writable(self) -> None:
@@ -84,6 +92,27 @@ class RunFolder:
     def taken(self) -> bool:
         return self.model_file.exists() or self.checkpoint_file.exists()
 
+    def clear(self) -> None:
+        """Delete the files a run writes here (``RUN_FILES`` and its plots), nothing else."""
+        for path in [*(self.path / name for name in RUN_FILES), *self.path.glob("*.png")]:
+            path.unlink(missing_ok=True)
+
+    def keep_options(self, options: dict[str, Any]) -> None:
+        """Write the run's options (``kept_options``) to options.json: --resume reads them."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / OPTIONS_FILE).write_text(json.dumps(options, indent=2) + "\n")
+
+    def kept_options(self) -> dict[str, Any]:
+        """What options.json holds ({} for a run from before it was written)."""
+        path = self.path / OPTIONS_FILE
+        if not path.is_file():
+            return {}
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not the options of a run ({error})") from error
+        return kept if isinstance(kept, dict) else {}
+
     def resume(self, trainer: Trainer, options: dict[str, Any]) -> None:
         """Restore ``trainer`` from the checkpoint (read once), after checking that the run
         was started with the same ``options``."""
@@ -93,7 +122,7 @@ class RunFolder:
             changed = [
                 f"{option_flag(name, recorded.get(name))} (now {option_flag(name, value)})"
                 for name, value in options.items()
-                if recorded.get(name) != value
+                if recorded.get(name) != value and not _longer(name, recorded.get(name), value)
             ]
             if changed:
                 raise ValueError(
@@ -124,9 +153,12 @@ class RunFolder:
     def footer(self, report: dict[str, Any]) -> str:
         """The last lines a training run prints: epochs, time, peak memory and the folder."""
         training = report["training"]
+        best = training.get("best_epoch")
+        kept = "" if best is None else f" | kept epoch {best} (best {training['monitor']})"
+        early = ", stopped early" if training.get("stopped_early") else ""
         return (
-            f"{training['epochs']} epochs in {training['seconds']:.0f} s | peak memory "
-            f"{training['peak_memory_mb']:.0f} MiB\n"
+            f"{training['epochs']} epochs in {training['seconds']:.0f} s{early}{kept} | peak "
+            f"memory {training['peak_memory_mb']:.0f} MiB\n"
             f"run folder: {self.path} (model.npz, history, metrics.json, plots)"
         )
 
@@ -138,6 +170,11 @@ def free_folder(base: Path) -> Path:
         number += 1
         path = base.with_name(f"{base.name}-{number}")
     return path
+
+
+def _longer(name: str, before: Any, now: Any) -> bool:
+    """Whether ``now`` extends the run: more epochs than it was started with."""
+    return name == "epochs" and isinstance(before, int) and isinstance(now, int) and now > before
 
 
 def peak_memory_mb() -> float:

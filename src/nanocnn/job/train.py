@@ -18,30 +18,21 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from nanocnn.augment import Augment
 from nanocnn.errors import NonFiniteLossError
-from nanocnn.inputs import Inputs, input_converter
+from nanocnn.inputs import Inputs
 from nanocnn.io import load
-from nanocnn.job.options import (
-    RECIPE,
-    TIMED_EPOCHS,
-    TrainOptions,
-    recorded_options,
-    resume_command,
-)
-from nanocnn.job.run_folder import RunFolder, option_flag
+from nanocnn.job.options import TrainOptions, kept_options, resume_command
+from nanocnn.job.run_folder import RunFolder
+from nanocnn.job.setup import make_callbacks, make_optimizer, plan
 from nanocnn.layers import Sequential
 from nanocnn.losses import Loss
-from nanocnn.optim import OPTIMIZERS, Optimizer, norms_and_biases
 from nanocnn.parallel import Workers
-from nanocnn.presets import PRESETS, build
-from nanocnn.tasks import TASKS, Task, get_task
 from nanocnn.tasks.base import Pair
-from nanocnn.training import SCHEDULES, Callback, EarlyStopping, ModelCheckpoint, Trainer
-from nanocnn.training.budget import TimeBudget
+from nanocnn.training import EarlyStopping, ModelCheckpoint, Trainer
 from nanocnn.training.metrics import Metric
 from nanocnn.training.split import held_out_count
 
@@ -50,96 +41,55 @@ def train(options: TrainOptions, workers: Workers | None = None) -> dict[str, An
     """Train a preset on the task's data into a run folder, over ``workers`` (the ranks of
     the run: by default this process alone); returns the final test report."""
     workers = Workers() if workers is None else workers
-    plan = plan_run(options, workers.size)
-    task, name, options, val_split = plan.task, plan.model, plan.options, plan.val_split
-    chosen_run = RunFolder.choose(options.out, name, options.resume) if workers.is_root else None
+    setup = plan(options, workers.size)
+    chosen = None
+    if workers.is_root:
+        chosen = RunFolder.choose(options.out, setup.name, options.resume, options.overwrite)
     # rank 0's choice, which may be a new runs/<name>-N
-    run = RunFolder(workers.broadcast(None if chosen_run is None else chosen_run.path))
-    data = task.load(options.for_task(workers))
-    given, options = options, resolve_recipe(options, task.recipe(name, data), name)
+    run = RunFolder(workers.broadcast(None if chosen is None else chosen.path))
+    data = setup.load(workers)
     count = len(data.train[0])
-    if data.validation is None:
-        held = held_out_count(count, val_split)
+    if data.validation is None and setup.val_split == 0:
+        held_out = "no validation: the last epoch is kept"
+    elif data.validation is None:
+        held = held_out_count(count, setup.val_split)
+        if held >= count:
+            raise ValueError(
+                f"{count} training sample(s) leave none to train on once {held} are held out "
+                f"for validation: use more (--limit) or --val-split 0"
+            )
         count, held_out = count - held, f"{held:,} held out for validation"
     else:
         held_out = f"{len(data.validation[0]):,} in the validation folder"
     on = "" if workers.size == 1 else f" on {workers.size} workers"
-    workers.say(f"training {name}{on} on {count:,} {data.description} ({held_out}) into {run.path}")
-
-    model = build(name, data.metadata["input_shape"], task.outputs(data), options.seed)
-    model.metadata.update(task=task.name, **data.metadata)
-    recorded = recorded_options(options, model=name, val_split=val_split)
-    trainer = make_trainer(
-        model, task.loss(options.for_task()), options, run, recorded,
-        monitor=task.monitor,
-        augment=task.augment(data, augment_names(options.augment)),
-        inputs=input_converter(model.metadata),
-        metric=task.metric(model.metadata),
-        workers=workers,
-    )  # fmt: skip
+    workers.say(
+        f"training {setup.name}{on} on {count:,} {data.description} ({held_out}) into {run.path}"
+    )
+    model = setup.model()
+    trainer = setup.trainer(model, run, workers)
+    if workers.is_root and not options.resume:
+        run.keep_options(kept_options(setup.given))
     start = time.perf_counter()
-    run_training(trainer, run, given, data.train, recorded["epochs"], data.validation, val_split)
+    epochs = setup.options.epochs or 1
+    run_training(trainer, run, setup.given, data.train, epochs, data.validation, setup.val_split)
     seconds = time.perf_counter() - start
 
     report: dict[str, Any] = {}
     if workers.is_root:
-        report = task.evaluate(load(run.model_file), data.test, run.path)
-        details = {"train_images": len(data.train[0]), "workers": workers.size, **recorded}
+        report = setup.task.evaluate(load(run.model_file), data.test, run.path)
+        details = {"train_images": len(data.train[0]), "workers": workers.size,
+                   **setup.recorded(), **selection(trainer)}  # fmt: skip
         run.record(report, trainer, seconds, **details)
-        print(f"{task.format_report(report)}\n{run.footer(report)}")
+        print(f"{setup.task.format_report(report)}\n{run.footer(report)}")
     return workers.broadcast(report)
 
 
-@dataclass
-class RunPlan:
-    """What is known of a run before its data is loaded."""
-
-    task: Task
-    model: str  # the preset's name
-    options: TrainOptions  # as given, with every option of the task
-    val_split: float  # of the training data, when the data has no validation set
-
-
-def plan_run(options: TrainOptions, workers: int = 1) -> RunPlan:
-    """Check what can be checked of ``options`` without the data, for a run over ``workers``
-    ranks: the task's options, the model, the validation split, a given batch too small to
-    share among the workers. ``train`` does it before loading anything, and ``nanocnn train
-    --workers`` before it starts a rank (with ``RunFolder.choose``)."""
-    task = get_task(options.task)
-    options = replace(options, task_options=task_options(task, options.task_options))
-    name = options.model or task.default_model
-    if name not in PRESETS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
-    val_split = task.val_split if options.val_split is None else options.val_split
-    if not 0.0 < val_split < 1.0:
-        raise ValueError(f"--val-split must be between 0 and 1, got {val_split}")
-    if options.batch_size is not None and options.batch_size < workers:
-        raise ValueError(
-            f"the batch of {options.batch_size} is smaller than the {workers} workers: each "
-            f"needs a share of every batch (--batch-size {workers} or more)"
-        )
-    return RunPlan(task, name, options, val_split)
-
-
-def resolve_recipe(options: TrainOptions, changes: dict[str, Any], name: str) -> TrainOptions:
-    """``options`` with each recipe choice as given, else the preset ``name``'s, with the
-    task's ``changes`` for its data; a time budget without ``--epochs`` runs until it is spent."""
-    recipe = {**asdict(PRESETS[name]), **changes}
-    if isinstance(recipe["augment"], bool):  # a preset's: with the task's augmentation or none
-        recipe["augment"] = "auto" if recipe["augment"] else "none"
-    if options.time is not None:
-        recipe["epochs"] = TIMED_EPOCHS
-    chosen = {key: recipe[key] if getattr(options, key) is None else getattr(options, key)
-              for key in RECIPE}  # fmt: skip
-    return replace(options, **chosen)
-
-
-def augment_names(augment: str | None) -> str | None:
-    """The augmentation names ``--augment`` gave for ``Task.augment``: None for the task's
-    own choice ("auto"), "" for none."""
-    if augment in (None, "auto"):
-        return None
-    return "" if augment == "none" else augment
+def selection(trainer: Trainer) -> dict[str, Any]:
+    """Which epoch's weights the run keeps (the best by the monitored figure) and whether
+    early stopping ended it, for the report."""
+    best = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)).tracker
+    stopped = any(isinstance(c, EarlyStopping) and c.wait >= c.patience for c in trainer.callbacks)
+    return {"best_epoch": best.best_epoch, "monitor": best.monitor, "stopped_early": stopped}
 
 
 def make_trainer(
@@ -155,10 +105,11 @@ def make_trainer(
     metric: Metric | None = None,
     workers: Workers | None = None,
 ) -> Trainer:
-    """The trainer of a run: ``options``' optimizer and schedule, the run folder's best-model
-    file and checkpoint, with the ``recorded`` options (which must hold ``epochs``, ``lr``
-    and ``batch_size``) kept in the model's metadata; data-parallel over ``workers``."""
+    """A trainer as a run's, for a model and loss of your own: ``options``' optimizer and
+    schedule, the run folder's best-model file and checkpoint, with the ``recorded`` options
+    (which must hold ``epochs``, ``lr`` and ``batch_size``) kept in the model's metadata."""
     model.metadata["training_options"] = recorded
+    options = replace(options, epochs=recorded["epochs"])
     return Trainer(
         model,
         loss_fn,
@@ -166,7 +117,7 @@ def make_trainer(
             options.optimizer or "adam", model, recorded["lr"], options.weight_decay or 0.0
         ),
         batch_size=recorded["batch_size"],
-        callbacks=make_callbacks(options, run, recorded["epochs"], monitor),
+        callbacks=make_callbacks(options, run, monitor),
         seed=options.seed,
         augment=augment,
         inputs=inputs,
@@ -217,46 +168,3 @@ def run_training(
             raise
         kept = f"the state after epoch {trainer.saved_epoch} is kept in {run.checkpoint_file}"
         raise NonFiniteLossError(f"{error}; {kept}") from error
-
-
-def task_options(task: Task, given: dict[str, Any]) -> dict[str, Any]:
-    """Every option of ``task``, as ``given`` or else its default. An option given that the
-    task does not have is refused by name (with the tasks that do have it)."""
-    known = {option.name: option for option in task.options}
-    for name, value in given.items():
-        if value is not None and name not in known:
-            owners = [other.name for other in TASKS.values() if name in other.option_names()]
-            raise ValueError(
-                f"{option_flag(name, value).split()[0]} is not an option of the {task.name} "
-                f"task (it is for --task {' or '.join(owners)})"
-            )
-    return {
-        name: option.default if given.get(name) is None else given[name]
-        for name, option in known.items()
-    }
-
-
-def make_optimizer(name: str, model: Sequential, lr: float, weight_decay: float = 0.0) -> Optimizer:
-    """The optimizer ``name`` (:data:`nanocnn.optim.OPTIMIZERS`: adam, adamw, or sgd with
-    Nesterov momentum 0.9); weight decay skips norms and biases."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](model.parameters(), lr, weight_decay, norms_and_biases)
-
-
-def make_callbacks(
-    options: TrainOptions, run: RunFolder, epochs: int, monitor: str
-) -> list[Callback]:
-    """The best-model file and early stopping (both judging by ``monitor``) and the
-    learning-rate schedule (:data:`nanocnn.training.SCHEDULES`)."""
-    callbacks: list[Callback] = [ModelCheckpoint(run.model_file, monitor=monitor)]
-    if options.time is not None:  # first: the schedule anneals over what it estimates
-        callbacks.insert(0, TimeBudget(options.time))
-    name = options.schedule or "cosine"
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
-    if (schedule := SCHEDULES[name](epochs)) is not None:
-        callbacks.append(schedule)
-    if options.patience:
-        callbacks.append(EarlyStopping(monitor, patience=options.patience))
-    return callbacks

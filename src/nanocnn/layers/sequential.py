@@ -100,16 +100,25 @@ class Sequential(Container):
 
     __call__ = forward
 
-    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, input_grad: bool = True, accumulate: bool = False
+    ) -> np.ndarray | None:
         """Back-propagate ``dout`` (the loss gradient of the output of the last ``forward``
         with ``training`` or ``keep``) through the layers in reverse; fills every ``grads``
         and returns the gradient of the input.
 
         ``input_grad=False`` is for training, where nothing needs the input's gradient: the
         pass stops at the first layer with parameters, which skips its own input gradient
-        when its ``backward`` takes ``input_grad``; returns None.
+        when its ``backward`` takes ``input_grad``; returns None. ``accumulate=True`` adds
+        this pass's gradients to those already in ``grads`` (PyTorch's way; clear them with
+        ``optimizer.zero_grad()``), for gradient accumulation over several batches; by
+        default they are overwritten.
         """
-        return _backward(self.layers, dout, input_grad, fast=False)
+        before = [grad.copy() for _, _, grad in self.parameters()] if accumulate else []
+        dx = _backward(self.layers, dout, input_grad, fast=False)
+        for (_, _, grad), earlier in zip(self.parameters(), before, strict=False):
+            grad += earlier
+        return dx
 
     def fast_forward(self, x: np.ndarray, training: bool | None = None) -> np.ndarray:
         """``forward`` with every ReLU that comes directly before a MaxPool2D run after it:

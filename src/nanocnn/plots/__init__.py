@@ -8,7 +8,7 @@ Agg backend, so ``import nanocnn.plots`` works without it.
 from nanocnn.plots.classification import plot_confusion_matrix, plot_misclassified
 from nanocnn.plots.learned import plot_feature_maps, plot_filters
 from nanocnn.plots.regression import plot_age_scatter, plot_error_by_bucket
-from nanocnn.plots.training import plot_history
+from nanocnn.plots.training import plot_history, plot_lr_find, plot_trials
 
 __all__ = [
     "plot_age_scatter",
@@ -17,5 +17,7 @@ __all__ = [
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
+    "plot_lr_find",
     "plot_misclassified",
+    "plot_trials",
 ]

@@ -50,3 +50,40 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path) -> Pa
     fig.suptitle("Training history")
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_lr_find(
+    lrs: Sequence[float], losses: Sequence[float], suggestion: float, path: str | Path
+) -> Path:
+    """The learning-rate range test: the smoothed loss against the learning rate (log scale),
+    with the suggested rate marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    ax.plot(lrs, losses)
+    ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggested {suggestion:.1e}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title("Learning-rate range test")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_trials(
+    trials: Sequence[tuple[int, float]], path: str | Path, higher_is_better: bool = True
+) -> Path:
+    """A tuning study: each finished trial's value by trial number, and the best so far."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    numbers = [number for number, _ in trials]
+    values = np.array([value for _, value in trials], dtype=float)
+    best = np.maximum.accumulate(values) if higher_is_better else np.minimum.accumulate(values)
+    ax.scatter(numbers, values, s=14, label="trial")
+    ax.step(numbers, best, where="post", color="tab:red", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation figure")
+    ax.set_title("Tuning trials")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)

@@ -42,7 +42,13 @@ def task_of(model: Sequential, source: object = "the model") -> Task:
         )
     if name not in TASKS:
         raise ModelFileError(f"{source}: a model for task {name!r}, which nanocnn does not know")
-    return TASKS[name]
+    task = TASKS[name]
+    if problems := task.metadata_problems(model):
+        raise ModelFileError(
+            f"{source}: the {name} model's metadata will not do: {'; '.join(problems)}. Set "
+            f"it before saving, e.g. model.metadata.update(input_shape=[1, 28, 28], ...)"
+        )
+    return task
 
 
 __all__ = ["TASKS", "Option", "Task", "TaskData", "TaskOptions", "get_task", "task_of"]

@@ -9,7 +9,7 @@ in their metadata, so the model file alone turns a photo into an age. See docs/a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -120,9 +120,19 @@ class Age(Task):
         """The face read as the UTKFace loader does (RGB, resized to the model's size)."""
         return read_face(image, model.metadata["image_size"]).astype(model.dtype)
 
-    def describe(self, model: Sequential, output: np.ndarray) -> str:
+    required_metadata: ClassVar[dict[str, str]] = {
+        "image_size": "the side faces are resized to",
+        "target_mean": "the mean training age, in years",
+        "target_std": "the standard deviation of the training ages, in years",
+    }
+
+    def answer(self, model: Sequential, output: np.ndarray, top_k: int = 3) -> dict[str, Any]:
+        """``{"age": 31.4}``: years, the network's standardised output mapped back."""
         age = model.metadata["target_mean"] + model.metadata["target_std"] * float(output[0])
-        return f"age {age:.1f} years"
+        return {"age": round(age, 2)}
+
+    def describe(self, model: Sequential, output: np.ndarray, top_k: int = 3) -> str:
+        return f"age {self.answer(model, output)['age']:.1f} years"
 
 
 def estimate_ages(model: Sequential, x: np.ndarray) -> np.ndarray:

@@ -67,6 +67,7 @@ class TaskData:
     validation: Pair | None  # a fixed validation set (an image folder's val/), or None
     metadata: dict[str, Any]  # input_shape, classes, normalisation... saved with the model
     description: str  # what the samples are, after their count: "MNIST images"
+    tuned: bool = False  # whether the presets' recipes were tuned on this data (MNIST)
 
 
 TASKS: dict[str, Task] = {}  # every task, by name: filled as their classes are defined
@@ -155,11 +156,28 @@ class Task:
         """One raw image (a file, its bytes, an array) as the model's input (C, H, W)."""
         raise NotImplementedError
 
-    def describe(self, model: Sequential, output: np.ndarray) -> str:
-        """What one output of the model (its row of ``predict``) says, in words."""
+    def answer(self, model: Sequential, output: np.ndarray, top_k: int = 3) -> dict[str, Any]:
+        """What one output of the model (its row of ``predict``) says, as plain data for
+        scripts (``nanocnn predict --format json``)."""
         raise NotImplementedError
 
-    def predict_one(self, model: Sequential, image: ImageSource) -> str:
-        """What the model says of one raw image: ``"dog (0.93), cat (0.05), ..."``."""
-        x = self.prepare(model, image)[np.newaxis]
-        return self.describe(model, model.predict(x)[0])
+    def describe(self, model: Sequential, output: np.ndarray, top_k: int = 3) -> str:
+        """What one output of the model says, in words."""
+        raise NotImplementedError
+
+    def predict_one(self, model: Sequential, image: ImageSource) -> np.ndarray:
+        """The model's output for one raw image, prepared as its training pictures were."""
+        return model.predict(self.prepare(model, image)[np.newaxis])[0]
+
+    def metadata_problems(self, model: Sequential) -> list[str]:
+        """What a model of this task lacks in its metadata for ``predict``, ``evaluate`` and
+        the app (each problem in words; none: an empty list)."""
+        shape = model.metadata.get("input_shape")
+        if not (isinstance(shape, list) and len(shape) == 3
+                and all(type(n) is int and n > 0 for n in shape)):  # fmt: skip
+            return ["input_shape must be [C, H, W], the shape of one input"]
+        missing = [key for key in self.required_metadata if key not in model.metadata]
+        return [f"{key} is missing ({self.required_metadata[key]})" for key in missing]
+
+    # metadata keys a model of this task needs, and what each is
+    required_metadata: ClassVar[dict[str, str]] = {}

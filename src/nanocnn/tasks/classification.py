@@ -58,12 +58,35 @@ class ClassificationTask(Task):
             f"test accuracy {report['accuracy']:.4f}"
         )
 
-    def describe(self, model: Sequential, output: np.ndarray) -> str:
-        """``"dog (0.93), cat (0.05), bird (0.01)"``: the likeliest classes first."""
+    def answer(self, model: Sequential, output: np.ndarray, top_k: int = TOP_CLASSES) -> dict:
+        """``{"class": "dog", "probabilities": {"dog": 0.93, "cat": 0.05, ...}}``: the
+        ``top_k`` likeliest classes, likeliest first."""
         probabilities = softmax(output[np.newaxis])[0]
         names = class_names(model)
-        top = probabilities.argsort()[::-1][:TOP_CLASSES]
-        return ", ".join(f"{names[k]} ({probabilities[k]:.3f})" for k in top)
+        top = probabilities.argsort()[::-1][:top_k]
+        return {
+            "class": names[top[0]],
+            "probabilities": {names[k]: round(float(probabilities[k]), 6) for k in top},
+        }
+
+    def describe(self, model: Sequential, output: np.ndarray, top_k: int = TOP_CLASSES) -> str:
+        """``"dog (0.930), cat (0.050), bird (0.010)"``: the likeliest classes first."""
+        ranked = self.answer(model, output, top_k)["probabilities"].items()
+        return ", ".join(f"{name} ({p:.3f})" for name, p in ranked)
+
+    def metadata_problems(self, model: Sequential) -> list[str]:
+        """Also: as many class names as the model has outputs, when it names them."""
+        problems = super().metadata_problems(model)
+        names = model.metadata.get("classes")
+        if problems or names is None:
+            return problems
+        outputs = model.predict(np.zeros((1, *model.metadata["input_shape"]), model.dtype))
+        if not isinstance(names, list) or len(names) != outputs.shape[1]:
+            count = len(names) if isinstance(names, list) else "no list of"
+            problems.append(
+                f"classes names {count} classes, but the model has {outputs.shape[1]} outputs"
+            )
+        return problems
 
 
 def class_names(model: Sequential) -> list[str]:

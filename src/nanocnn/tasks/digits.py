@@ -63,6 +63,7 @@ class Digits(ClassificationTask):
                 "centring": "mnist" if looks_like_mnist(data.x_train) else "none",
             },
             description=f"{source} images",
+            tuned=options.data_dir is None,
         )
 
     def class_names(self, options: TaskOptions, labels: np.ndarray) -> list[str]:

@@ -3,8 +3,9 @@
 ``--data-dir`` is laid out as torchvision's ImageFolder and Keras expect: ``DIR/<class>/...``,
 or ``DIR/train/<class>/...`` with ``DIR/test/<class>/...`` (and optionally ``DIR/val/``);
 see :mod:`nanocnn.datasets.folder` and docs/images.md. Without a test folder, a seeded,
-stratified share of each class is held out for the test report; the model records the share
-and the seed, so ``nanocnn evaluate`` tests on the same pictures.
+stratified share of each class is held out for the test report; the model records those
+pictures by path and content (:mod:`nanocnn.datasets.held_out`), so ``nanocnn evaluate`` tests
+on the same pictures, and only on those still there unchanged.
 
 Pictures are stored as uint8 (N, C, S, S) and become floats batch by batch: normalised per
 channel with the mean and standard deviation of the training pictures, which the model
@@ -13,6 +14,7 @@ carries in ``metadata["normalization"]``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,8 +22,10 @@ import numpy as np
 
 from nanocnn import augment
 from nanocnn.augment import Augment
+from nanocnn.datasets import held_out
 from nanocnn.datasets.folder import load_image_folder
-from nanocnn.datasets.image_arrays import channel_stats, read_image
+from nanocnn.datasets.image_arrays import channel_stats, load_images, read_image
+from nanocnn.errors import DataError
 from nanocnn.images import ImageSource
 from nanocnn.inputs import input_converter
 from nanocnn.layers import Sequential
@@ -72,7 +76,9 @@ class Images(ClassificationTask):
                 "image_size": size,
                 "classes": list(folder.classes),
                 "normalization": {"mean": mean.tolist(), "std": std.tolist()},
-                "test_split": {"fraction": TEST_FRACTION, "seed": SPLIT_SEED},
+                "test_files": held_out.record(
+                    options.data_dir, folder.test_files, folder.y_test.tolist()
+                ),
             },
             description=(
                 f"pictures of {len(folder.classes)} classes ({folder.channels}x{size}x{size}) "
@@ -86,10 +92,26 @@ class Images(ClassificationTask):
         return augment.named("shift,brightness", data.metadata["image_size"])
 
     def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
-        """The test pictures of ``data_dir``: its test/ folder, or the share of each class
-        that the model's training run held out (the split recorded in its metadata)."""
+        """The pictures of ``data_dir`` the model's training run tested on, found by path and
+        content (``metadata["test_files"]``); those missing or changed since are left out,
+        with a warning. A model from before the record: its seeded split of the folder."""
         if data_dir is None:
             raise ValueError("evaluating an images model needs --data-dir: its picture folder")
+        channels, size, _ = model.metadata["input_shape"]
+        recorded = model.metadata.get("test_files")
+        if recorded is None:
+            return self._split_again(model, data_dir)
+        found = held_out.still_held_out(data_dir, recorded)
+        if (note := found.note(data_dir)) is not None:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        loaded = load_images(found.files, size, channels, progress="off")
+        if loaded.unreadable:
+            raise DataError(f"{loaded.unreadable[0]}: a test picture that can no longer be read")
+        return loaded.x, np.array(found.labels, np.int64)
+
+    def _split_again(self, model: Sequential, data_dir: Path) -> Pair:
+        """The seeded test split of ``data_dir`` that models trained before the test files
+        were recorded used."""
         split = model.metadata.get("test_split", {})
         channels, size, _ = model.metadata["input_shape"]
         folder = load_image_folder(

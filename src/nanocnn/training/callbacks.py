@@ -70,6 +70,7 @@ class Monitor:
             mode = "min" if lower else "max"
         self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
         self.best: float | None = None
+        self.best_epoch: int | None = None  # the epoch of the best value, when logs say it
 
     def improved(self, logs: dict[str, float]) -> bool:
         """Whether ``logs`` beats the best so far (and if so, remember it)."""
@@ -85,7 +86,8 @@ class Monitor:
             or (self.mode == "max" and value > self.best + self.min_delta)
         )
         if better:
-            self.best = value
+            epoch = logs.get("epoch")
+            self.best, self.best_epoch = value, None if epoch is None else int(epoch)
         return better
 
 
@@ -164,10 +166,10 @@ class ModelCheckpoint(Callback):
             save(trainer.model, self.path)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.tracker.best}
+        return {"best": self.tracker.best, "best_epoch": self.tracker.best_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.tracker.best = state["best"]
+        self.tracker.best, self.tracker.best_epoch = state["best"], state.get("best_epoch")
 
 
 class StopOnNonFinite(Callback):

@@ -47,6 +47,7 @@ from nanocnn.errors import NonFiniteLossError
 from nanocnn.inputs import Inputs
 from nanocnn.io import read_checkpoint
 from nanocnn.layers import Sequential
+from nanocnn.layers.base import as_int
 from nanocnn.layers.inputs import as_input
 from nanocnn.losses import Loss
 from nanocnn.optim import Optimizer
@@ -91,6 +92,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size {batch_size} is smaller than the {self.workers.size} workers"
             )
+        seed = as_int(seed, "seed", minimum=0)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.batch_size, self.seed, self.augment, self.inputs = batch_size, seed, augment, inputs
         self.metric = default_metric(loss_fn) if metric is None else metric

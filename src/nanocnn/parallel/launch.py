@@ -62,39 +62,39 @@ def launch(workers: int, arguments: list[str]) -> int:
     print(f"nanocnn: {workers} workers, 1 BLAS thread each: {shlex.join(command)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="nanocnn-workers-") as pids:
         threads = {name: "1" for name in BLAS_THREAD_VARIABLES}
-        process = subprocess.Popen(
+        with subprocess.Popen(
             command,
             env={**os.environ, **threads, PIDS_VARIABLE: pids},
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
             start_new_session=True,
-        )
-        assert process.stdout is not None
-        stops: list[int] = []  # the stop signals received
-        killer = threading.Timer(KILL_AFTER, _kill, (process, pids))
-        killer.daemon = True
+        ) as process:
+            assert process.stdout is not None
+            stops: list[int] = []  # the stop signals received
+            killer = threading.Timer(KILL_AFTER, _kill, (process, pids))
+            killer.daemon = True
 
-        def stop(signum: int) -> None:
-            if not stops:
-                process.send_signal(signal.SIGTERM)
-                killer.start()
-            stops.append(signum)
+            def stop(signum: int) -> None:
+                if not stops:
+                    process.send_signal(signal.SIGTERM)
+                    killer.start()
+                stops.append(signum)
 
-        dead: str | None = None
-        with on_stop_signals(stop):
-            try:
-                for line in process.stdout:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                    if found := re.search(r"PID (\d+) RUNNING AT", line):
-                        dead = found.group(1)
-            except BaseException:  # this process fails (its output closed): end the job too
-                stop(signal.SIGTERM)
-                process.wait()
-                raise
-            status = process.wait()
-        killer.cancel()
+            dead: str | None = None
+            with on_stop_signals(stop):
+                try:
+                    for line in process.stdout:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                        if found := re.search(r"PID (\d+) RUNNING AT", line):
+                            dead = found.group(1)
+                except BaseException:  # this process fails (its output closed): end the job
+                    stop(signal.SIGTERM)
+                    process.wait()
+                    raise
+                status = process.wait()
+            killer.cancel()
         ranks = {_read(os.path.join(pids, name)): name for name in os.listdir(pids)}
     if stops:
         return 128 + stops[0]

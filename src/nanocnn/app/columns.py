@@ -110,14 +110,10 @@ def kernel_gradients(column: Column) -> str:
     of its filters (out, in, kh, kw), one tile of its ``in`` kernels per filter."""
     grad = column.param_grads["weight"]
     scale = float(np.abs(grad).max())
-    cells = []
-    for o, kernels in enumerate(grad):
-        height, width = shown_size(*tiles(kernels).shape)
-        cells.append(
-            f'<img class="kernel-grad" data-column="{column.name}" data-channel="{o}"'
-            f' {stats(kernels)} src="{heat_uri(tiles(kernels), scale)}"'
-            f' width="{width}" height="{height}" alt="filter {o}">'
-        )
+    cells = [
+        filter_image(kernels, scale, f'class="kernel-grad" data-column="{column.name}"', o)
+        for o, kernels in enumerate(grad)
+    ]
     return f'<div class="sub">∂score/∂filters ±{short(scale)}</div>' + runs(cells)
 
 
@@ -148,6 +144,17 @@ def picture_cell(
             f'width:{100 / cols:.3f}%"></i>'
         )
     return f'<span class="cell">{image}{frame}</span>'
+
+
+def filter_image(kernels: np.ndarray, scale: float, attributes: str, channel: int) -> str:
+    """One filter's kernels (in, kh, kw) (or their gradients) as one heatmap of tiles, with
+    the HTML ``attributes`` given, its channel and its statistics."""
+    height, width = shown_size(*tiles(kernels).shape)
+    return (
+        f'<img {attributes} data-channel="{channel}" {stats(kernels)}'
+        f' src="{heat_uri(tiles(kernels), scale)}" width="{width}" height="{height}"'
+        f' alt="filter {channel}">'
+    )
 
 
 def stats(values: np.ndarray) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from nanocnn.app.columns import runs, shown_size, stats
-from nanocnn.app.heatmaps import heat_uri, picture_uri, tiles
+from nanocnn.app.columns import filter_image, runs, shown_size, stats
+from nanocnn.app.heatmaps import heat_uri, picture_uri
 from nanocnn.app.markup import short
 from nanocnn.app.reading import as_picture
 from nanocnn.training.snapshots import SNAPSHOTS_FILE, SnapshotHistory, read_snapshots
@@ -40,14 +40,10 @@ def epoch_html(history: SnapshotHistory, epoch: int) -> str:
     filters, maps = history.filters[row], history.maps[row]  # (O, C, kh, kw), (O, H, W)
     filter_scale = float(np.abs(history.filters).max())
     map_scale = float(np.abs(history.maps).max())
-    filter_cells = []
-    for o, kernels in enumerate(filters):
-        height, width = shown_size(*tiles(kernels).shape)
-        filter_cells.append(
-            f'<img class="filter" data-channel="{o}" {stats(kernels)}'
-            f' src="{heat_uri(tiles(kernels), filter_scale)}" width="{width}"'
-            f' height="{height}" alt="filter {o}">'
-        )
+    filter_cells = [
+        filter_image(kernels, filter_scale, 'class="filter"', o)
+        for o, kernels in enumerate(filters)
+    ]
     map_cells = []
     for o, values in enumerate(maps):
         height, width = shown_size(*values.shape)

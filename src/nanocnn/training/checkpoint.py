@@ -75,7 +75,7 @@ def restore_training_state(
         for layer, rng_state in zip(layers, state["layer_rngs"], strict=True):
             layer.rng.bit_generator.state = rng_state
         trainer.history = History(list(state["history"]))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as error:
         raise ModelFileError(
             f"{source}: the checkpoint is damaged or does not fit this run ({error!r})"
         ) from error

@@ -32,10 +32,11 @@ print(onnxruntime.InferenceSession(sys.argv[1]).run(None, {"input": x})[0].argma
 
 
 def run(*command: str | Path, cwd: Path, timeout: float = 300) -> str:
-    """Run ``command`` in ``cwd``; its stdout, or a failure that shows its stderr."""
-    done = subprocess.run(
-        [str(part) for part in command], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    """Run ``command`` in ``cwd``, without a PYTHONPATH that would put a checkout's copy of
+    nanocnn before the installed one; its stdout, or a failure that shows its stderr."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=environment)  # fmt: skip
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -99,7 +100,8 @@ def test_predict_and_onnx_export_classify_a_drawn_digit(work: Path) -> None:
 
 def test_the_app_serves_its_page(work: Path) -> None:
     port = free_port()
-    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["GRADIO_ANALYTICS_ENABLED"] = "False"
     app = subprocess.Popen(
         [work / "venv" / "bin" / "nanocnn", "app", "--port", str(port)],
         cwd=work / "elsewhere",

@@ -118,11 +118,8 @@ def test_augmentation_fits_the_data():
     digits_task, images_task = get_task("digits"), get_task("images")
     mnist_like = digits_task.default_augment(data_with(centring="mnist"))
     assert isinstance(mnist_like, augment.Augmenter) and len(mnist_like.steps) == 1
-    shifts = digits_task.default_augment(data_with(centring="none"))
-    assert [step.func.__name__ for step in shifts.steps] == ["random_shift"]  # type: ignore[union-attr]
-    pictures = images_task.default_augment(data_with(image_size=32))
-    names = [step.func.__name__ for step in pictures.steps]  # type: ignore[union-attr]
-    assert names == ["random_shift", "random_brightness_contrast"]  # no flips unless named
+    assert digits_task.default_augment(data_with(centring="none")) is None
+    assert images_task.default_augment(data_with(image_size=32)) is None  # no flips unless named
     named = images_task.augment(data_with(image_size=32, input_shape=[3, 32, 32]), "flip,shift")
     assert [step.func.__name__ for step in named.steps] == ["random_flip", "random_shift"]
     assert images_task.augment(data_with(image_size=32), "") is None

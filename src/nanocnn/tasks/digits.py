@@ -13,8 +13,7 @@ field: ``looks_like_mnist``) "mnist", and ``predict`` and the app prepare a phot
 the same way (``preprocess_digit``: grayscale, dark ink on light paper inverted, cropped,
 scaled into a 20x20 box, centred by mass); for any other data "none": the picture is read
 as the IDX images are, gray, cropped to the model's aspect ratio and resized to its H x W.
-The digits' augmentation (rotations, scaling) is the default for MNIST-like data only; other
-data gets small shifts.
+The digits' augmentation (rotations, scaling) is the default for MNIST-like data only.
 """
 
 from __future__ import annotations
@@ -81,11 +80,9 @@ class Digits(ClassificationTask):
         return names
 
     def default_augment(self, data: TaskData) -> Augment | None:
-        """The digits' rotations and scaling for MNIST-like digits; for other data small
-        shifts only, which keep almost any picture's class (``--augment`` names others)."""
-        if centring(data.metadata) == "mnist":
-            return augment.digits()
-        return augment.named("shift", data.metadata["input_shape"][-1])
+        """The digits' rotations and scaling for MNIST-like digits; none for other data,
+        whose invariances nanocnn cannot know (``--augment`` names them; ``tune`` tries)."""
+        return augment.digits() if centring(data.metadata) == "mnist" else None
 
     def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
         data = load_mnist(data_dir, parts=("test",))

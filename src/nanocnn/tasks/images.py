@@ -7,6 +7,11 @@ stratified share of each class is held out for the test report; the model record
 pictures by path and content (:mod:`nanocnn.datasets.held_out`), so ``nanocnn evaluate`` tests
 on the same pictures, and only on those still there unchanged.
 
+No augmentation unless named (``--augment flip,shift,brightness``): which changes keep a
+picture's class depends on the pictures (a mirrored letter is no letter), and in the time a
+default run takes, shifts and flips cost more accuracy than they brought on every folder
+measured (docs/recipes.md); ``nanocnn tune`` tries them.
+
 Pictures are stored as uint8 (N, C, S, S) and become floats batch by batch: normalised per
 channel with the mean and standard deviation of the training pictures, which the model
 carries in ``metadata["normalization"]``.
@@ -20,8 +25,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nanocnn import augment
-from nanocnn.augment import Augment
 from nanocnn.datasets import held_out
 from nanocnn.datasets.folder import load_image_folder
 from nanocnn.datasets.image_arrays import channel_stats, load_images, read_image
@@ -85,11 +88,6 @@ class Images(ClassificationTask):
                 f"from {options.data_dir}"
             ),
         )
-
-    def default_augment(self, data: TaskData) -> Augment | None:
-        """Small shifts and brightness changes; no flips unless named (``--augment
-        flip,shift,brightness``): a mirrored picture is not always of the same class."""
-        return augment.named("shift,brightness", data.metadata["image_size"])
 
     def test_data(self, model: Sequential, data_dir: Path | None) -> Pair:
         """The pictures of ``data_dir`` the model's training run tested on, found by path and

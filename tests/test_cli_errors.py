@@ -85,6 +85,10 @@ CASES = {
     "predict a folder of no images": ("predict {f}/digits.npz {f}/run", "run: no images in"),
     "predict blank image": ("predict {f}/digits.npz {f}/blank.png", "no digit found"),
     "predict no images": ("predict {f}/digits.npz", "the following arguments are required"),
+    "model given as a URL": (
+        "predict https://example.org/model.npz {f}/blank.png",
+        "https://example.org/model.npz: a model is read from a file or run folder, not a URL",
+    ),
     "summary random bytes": ("summary {f}/random.npz", "random.npz: not a readable"),
     "gradcheck unknown layer": ("gradcheck --layer Conv3D", "invalid choice"),
 }
@@ -217,3 +221,29 @@ def test_evaluate_needs_only_the_two_test_files(tmp_path, capsys) -> None:
     assert {path.name for path in tmp_path.iterdir()} == {
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
     }  # fmt: skip
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``nanocnn predict MODEL folder/ | head -1``: the reader closes the pipe after one line;
+    the command stops with the shell's SIGPIPE status and says nothing on stderr (it printed
+    "error: [Errno 32] Broken pipe" before). More rows than a pipe holds, so a write fails."""
+    from PIL import Image
+
+    from nanocnn.cli.app import BUNDLED_MODEL
+
+    folder = tmp_path / "a_folder_with_a_long_name_so_that_each_row_is_long"
+    folder.mkdir()
+    picture = Image.fromarray(np.eye(28, dtype=np.uint8) * 255)
+    for i in range(800):  # 800 rows of ~150 bytes: more than a 64 KiB pipe buffer
+        picture.save(folder / f"{i:04d}.png")
+    command = [sys.executable, "-m", "nanocnn", "predict", str(BUNDLED_MODEL), str(folder)]
+    with subprocess.Popen(
+        [*command, "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith(b"image,class")
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        status = process.wait(timeout=120)
+    assert stderr == ""
+    assert status == 141

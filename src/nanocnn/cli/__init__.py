@@ -12,15 +12,18 @@ defines ``register(subparsers)`` (its arguments) and ``run(args) -> int`` (what 
     nanocnn app       [--model PATH] [--port N] [--host ADDR]
 
 Bad arguments and bad files end in one line on stderr and exit status 2, never a traceback
-(``nanocnn --debug ...`` shows it). Ctrl-C ends a command with status 130; ``nanocnn train``
-ends on SIGTERM or SIGHUP as on Ctrl-C, with status 128 + the signal (143, 129). Heavy
-imports happen inside ``run``, so ``--help`` is quick. Pillow's own warnings about odd files
-are silenced (the error line says what is wrong).
+(``nanocnn --debug ...`` shows it). Output piped into a reader that stops early (``| head``)
+ends the command quietly, with the shell's status for SIGPIPE (141). Ctrl-C ends a command
+with status 130; ``nanocnn train`` ends on SIGTERM or SIGHUP as on Ctrl-C, with status 128 +
+the signal (143, 129). Heavy imports happen inside ``run``, so ``--help`` is quick. Pillow's
+own warnings about odd files are silenced (the error line says what is wrong).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -54,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM and SIGHUP for train
         return exit_status(interrupt)
+    except BrokenPipeError:  # `nanocnn predict ... | head`: the reader has all it wants
+        silence_stdout()
+        return 128 + signal.SIGPIPE  # as the shell reports a tool stopped by SIGPIPE
     except (NanocnnError, OSError, ValueError, ImportError) as error:
         if args.debug:
             raise
@@ -61,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         warnings.formatwarning = formatwarning  # as it was, for a caller in the same process
+
+
+def silence_stdout() -> None:
+    """Point standard output at the null device, so the interpreter's last flush of what is
+    still buffered for a closed pipe does not fail again (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def one_line_warning(message: Warning | str, *args: object, **kwargs: object) -> str:

@@ -53,7 +53,12 @@ def augmentation(text: str) -> str:
 
 
 def model_file(text: str) -> Path:
-    """A model file, or a run folder: its ``model.npz`` (or ``model.safetensors``)."""
+    """A model file, or a run folder: its ``model.npz`` (or ``model.safetensors``); a URL is
+    refused by name (``Path`` would make ``https://`` into ``https:/``)."""
+    if "://" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text}: a model is read from a file or run folder, not a URL (download it first)"
+        )
     path = Path(text)
     if not path.is_dir():
         return path

@@ -105,6 +105,7 @@ def measure(data: DataSet, root: Path, reuse: bool) -> dict[str, Any]:
     steps = []  # the two run side by side, a thread each
     if not (reuse and (tune / "metrics.json").exists()):
         shutil.rmtree(tune, ignore_errors=True)
+        (work / "tune.budget").write_text(f"{budget}\n")  # a later default's time may differ
         steps.append(start(["nanocnn", "tune", *flags, "--budget", f"{budget}s", "--out",
                             str(tune)], work / "tune.log"))  # fmt: skip
     if not (reuse and reference.exists()):
@@ -113,7 +114,7 @@ def measure(data: DataSet, root: Path, reuse: bool) -> dict[str, Any]:
     for process in steps:
         if process.wait():
             raise subprocess.CalledProcessError(process.returncode, process.args)
-    row["tune"] = {**read_tune(tune), "budget": budget}
+    row["tune"] = {**read_tune(tune), "budget": int((work / "tune.budget").read_text())}
     row["reference"] = json.loads(reference.read_text())
     (work / "row.json").write_text(json.dumps(row, indent=2) + "\n")
     return row

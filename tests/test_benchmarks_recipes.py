@@ -13,6 +13,8 @@ import pytest
 
 from benchmarks.recipes import run
 from benchmarks.recipes.datasets import DATA_SETS, colour, ensure, texture
+from nanocnn import presets
+from nanocnn.io import save
 from nanocnn.job.options import TrainOptions
 from nanocnn.job.setup import plan
 from nanocnn.tasks import TaskData
@@ -92,14 +94,17 @@ def test_textures_differ_by_class():
 def default_metrics(accuracy: float) -> dict:
     return {"accuracy": accuracy, "training": {
         "seconds": 100.0, "epochs": 30, "best_epoch": 25, "stopped_early": True,
-        "model": "cnn", "lr": 0.001, "batch_size": 32, "patience": 8, "augment": "none",
         "train_images": 5000}}  # fmt: skip
 
 
 def test_the_runner_reads_run_folders_and_marks_a_missed_target(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps(default_metrics(0.95)))
+    model = presets.build("lenet")
+    model.metadata["training_options"] = {"model": "lenet", "epochs": 40, "lr": 0.002}
+    save(model, tmp_path / "model.npz")
     default = run.read_default(tmp_path)
-    assert default["accuracy"] == 0.95 and default["recipe"]["epochs"] == 30
+    assert default["accuracy"] == 0.95 and default["epochs_run"] == 30
+    assert default["recipe"]["epochs"] == 40 and default["recipe"]["model"] == "lenet"
     assert default["stopped_early"] and default["train_images"] == 5000
     tuned = {"accuracy": 0.96, "training": {"command": "--lr 0.002", "trials": 7, "seconds": 20}}
     (tmp_path / "metrics.json").write_text(json.dumps(tuned))
@@ -111,6 +116,7 @@ def test_the_runner_reads_run_folders_and_marks_a_missed_target(tmp_path):
                                        "epochs": 40, "recipe": recipe}}  # fmt: skip
     line = run.markdown([row]).splitlines()[-1]
     assert "95.00%" in line and "96.00%" in line and "-1.00 ✗" in line and "shift" in line
+    assert "30/40" in line
     row["reference"]["test_accuracy"] = 0.952
     assert "✗" not in run.markdown([row]).splitlines()[-1]
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.recipes.datasets import DATA_SETS, DataSet, ensure
+from nanocnn.io import load
 from nanocnn.parallel.launch import BLAS_THREAD_VARIABLES
 
 THREADS = 1  # for nanocnn and PyTorch alike: the machine's other core is someone else's
@@ -64,9 +65,10 @@ def cpu_seconds() -> float:
 def read_default(folder: Path) -> dict[str, Any]:
     """What a ``nanocnn train`` run folder's metrics.json says of the run."""
     report = json.loads((folder / "metrics.json").read_text())
-    training = report["training"]
-    recipe = {key: training.get(key) for key in ("model", "lr", "batch_size", "epochs",
-                                                  "patience", "augment")}  # fmt: skip
+    training = report["training"]  # its "epochs" are those run; the model's, those planned
+    planned = load(folder / "model.npz").metadata["training_options"]
+    recipe = {key: planned.get(key) for key in ("model", "lr", "batch_size", "epochs",
+                                                 "patience", "augment")}  # fmt: skip
     return {"accuracy": report["accuracy"], "seconds": training["seconds"],
             "epochs_run": training["epochs"], "best_epoch": training.get("best_epoch"),
             "stopped_early": training.get("stopped_early"), "recipe": recipe,

@@ -5,6 +5,7 @@ timings are asserted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_data_sets_are_deterministic_and_load_as_nanocnn_loads_them(name, built,
     if name != "mnist-inverted":  # MNIST's first pictures, whatever the seed
         other = ensure(DATA_SETS[name], tmp_path / "other", SCALE, seed=1)
         assert files(other) != files(built[name])
-    with pytest.warns(UserWarning) if name == "shapes" else nullcontext():  # its broken files
+    broken_files = pytest.warns(UserWarning) if name == "shapes" else contextlib.nullcontext()
+    with broken_files:
         data = load(name, built[name])
     assert len(data.metadata["classes"]) == CLASSES[name]
     assert set(np.unique(data.train[1])) == set(range(CLASSES[name]))
@@ -55,12 +57,6 @@ def test_data_sets_are_deterministic_and_load_as_nanocnn_loads_them(name, built,
     assert data.metadata["input_shape"][0] == (3 if name in ("mnist-colour", "shapes") else 1)
     if DATA_SETS[name].form == "idx":
         assert data.metadata["centring"] == "none"  # not MNIST's: the fitted recipe's path
-
-
-def nullcontext():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def test_a_complete_data_set_is_not_built_again(built):

@@ -137,7 +137,7 @@ def test_recipes_are_fitted_to_the_size_of_the_data():
     mnist = fit_to_data(epochs=4, count=60_000, batch_size=64, val_split=1 / 12)
     assert mnist["epochs"] == 5  # about 4,000 steps: MNIST's own length, roughly
     small = fit_to_data(epochs=4, count=1_500, batch_size=64, val_split=0.1)
-    assert small["epochs"] == 100 and small["patience"] == 20  # capped; stopped by validation
+    assert small["epochs"] == 50 and small["patience"] == 10  # capped; stopped by validation
     assert fit_to_data(4, 10_000, 32, 0.1) == {"epochs": 15, "patience": 5}
 
 

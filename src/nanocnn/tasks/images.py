@@ -9,8 +9,8 @@ on the same pictures, and only on those still there unchanged.
 
 No augmentation unless named (``--augment flip,shift,brightness``): which changes keep a
 picture's class depends on the pictures (a mirrored letter is no letter), and in the time a
-default run takes, shifts and flips cost more accuracy than they brought on every folder
-measured (docs/recipes.md); ``nanocnn tune`` tries them.
+default run takes, shifts and flips did not pay on the folders measured (docs/recipes.md:
+the best recipe ``nanocnn tune`` found used none); ``nanocnn tune`` tries them.
 
 Pictures are stored as uint8 (N, C, S, S) and become floats batch by batch: normalised per
 channel with the mean and standard deviation of the training pictures, which the model

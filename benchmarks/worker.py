@@ -25,13 +25,13 @@ import numpy as np
 
 import nanocnn as nc
 from benchmarks.naive import NaiveNetwork
-from benchmarks.networks import NETWORKS
-from nanocnn import presets
+from benchmarks.networks import INPUT_SHAPE, NETWORKS, build, input_shape
 from nanocnn.datasets import load_mnist
 from nanocnn.parallel import Workers
 from nanocnn.training import Trainer
 
 IMPLEMENTATIONS = ("nanocnn", "workers", "torch", "naive")
+RANDOM_IMAGES = 2048  # random data: enough for the inference batch, little memory at 64x64 RGB
 
 
 class NanocnnRunner:
@@ -87,16 +87,22 @@ class TorchRunner:
             self.net(self.torch.from_numpy(x))
 
 
-def load_data(images: int) -> tuple[np.ndarray, np.ndarray, str]:
+def load_data(
+    images: int, shape: tuple[int, int, int] = INPUT_SHAPE
+) -> tuple[np.ndarray, np.ndarray, str]:
     """The first ``images`` normalised MNIST training images and labels, and where they came
-    from; random data of the same shape if MNIST cannot be loaded (the timing is the same)."""
-    try:
-        data = load_mnist(normalize=True, download=False)
-        return data.x_train[:images], data.y_train[:images], "MNIST"
-    except nc.DataError:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((images, 1, 28, 28), dtype=np.float32)
-        return x, rng.integers(0, 10, images), "random (MNIST not found)"
+    from; random data if MNIST cannot be loaded or the images are of another ``shape``
+    (C, H, W) (the timing is the same), at most ``RANDOM_IMAGES`` of them (batches repeat)."""
+    if shape == INPUT_SHAPE:
+        try:
+            data = load_mnist(normalize=True, download=False)
+            return data.x_train[:images], data.y_train[:images], "MNIST"
+        except nc.DataError:
+            pass
+    rng, images = np.random.default_rng(0), min(images, RANDOM_IMAGES)
+    x = rng.standard_normal((images, *shape), dtype=np.float32)
+    source = "random (MNIST not found)" if shape == INPUT_SHAPE else f"random {shape}"
+    return x, rng.integers(0, 10, images), source
 
 
 def rate(
@@ -131,8 +137,8 @@ def peak_rss_mb() -> float:
 def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers) -> dict:
     """Run the measurements of one implementation on one network (``workers``: the ranks
     of the ``workers`` implementation)."""
-    model = presets.build(network, seed=args.seed)
-    x, y, source = load_data(args.images)
+    model = build(network, seed=args.seed)
+    x, y, source = load_data(args.images, input_shape(network))
     if impl == "naive":
         naive = NaiveNetwork(model)
         start = time.perf_counter()

@@ -48,14 +48,18 @@ class NanocnnRunner:
             model, nc.SoftmaxCrossEntropy(), optimizer, progress="off", workers=workers
         )
         self.workers = self.trainer.workers
+        self.inference: nc.Sequential | None = None  # the fused copy, after training
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
         mine = self.trainer.parallel.my_rows(np.arange(len(x)))  # noted for the draws
         self.trainer.train_step(x[mine], y[mine], len(x))
 
     def infer(self, x: np.ndarray) -> None:
-        """Inference as ``predict`` runs it (the fast order, in chunks)."""
-        self.model.fast_forward(x)
+        """Inference as ``predict`` runs it: the fast order, in chunks, on the model's
+        ``fused()`` copy (its batch norms folded), made once as a deployed model is."""
+        if self.inference is None:
+            self.inference = self.model.fused()
+        self.inference.fast_forward(x)
 
     def agree(self, go_on: bool) -> bool:
         """Rank 0's decision, so that every rank runs the same number of steps."""

@@ -50,8 +50,13 @@ class ReLU(_Elementwise):
         return out
 
     def _derivative(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
-        # A multiply by the mask runs vectorised; np.where branches on every element.
-        return dout * (out > 0)
+        # A multiply by the mask runs vectorised; np.where branches on every element. The mask
+        # is made as 0.0 and 1.0 in dout's dtype, into the array that becomes dx (in out's
+        # memory layout, batch-last after a convolution): a float product is faster than a
+        # float-by-boolean one, and no boolean array is made.
+        dx = np.greater(out, 0, out=np.empty_like(out, dtype=dout.dtype))
+        dx *= dout
+        return dx
 
 
 @register_layer

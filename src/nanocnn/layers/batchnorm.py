@@ -54,6 +54,7 @@ class _BatchNorm(Layer):
     matrix of each feature's values (:meth:`_rows`) and back."""
 
     size_args = ("num_features",)
+    fresh_output = True
 
     ndim = 0
 

@@ -76,6 +76,7 @@ class Conv2D(Layer):
     transient = ("_cache", "_scratch")
     size_args = ("in_channels", "out_channels")
     windowed = True
+    fresh_output = True
 
     def __init__(
         self,

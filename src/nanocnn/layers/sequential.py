@@ -124,8 +124,9 @@ class Sequential(Container):
     def fast_forward(self, x: np.ndarray, training: bool | None = None) -> np.ndarray:
         """``forward`` with every ReLU that comes directly before a MaxPool2D run after it:
         the same output, as the maximum of ReLUs is the ReLU of the maximum, but the ReLU sees
-        a quarter of the numbers (LeNet's training step is 10-13% faster). Nested containers
-        take their own fast paths.
+        a quarter of the numbers (LeNet's training step is 10-13% faster); and every ReLU that
+        follows a layer with a ``fresh_output`` in place. Nested containers take their own
+        fast paths.
 
         Follow it with ``fast_backward``, never with ``backward``: the two orders keep
         different arrays.
@@ -167,10 +168,14 @@ class Sequential(Container):
         """Each layer in ``layers`` on the output of the one before. A layer's
         InputShapeError leaves with the layer's index (as written, whatever the running
         order), this model's input shape and the input shape of its metadata."""
-        shape = getattr(x, "shape", None)
+        shape, fresh = getattr(x, "shape", None), False
         for layer in layers:
             try:
-                x = forward_layer(layer, x, training, keep, fast)
+                if fast and fresh and type(layer) is ReLU:  # on the last layer's new array
+                    x = layer.forward(x, training, keep, in_place=True)
+                else:
+                    x = forward_layer(layer, x, training, keep, fast)
+                fresh = layer.fresh_output
             except InputShapeError as error:
                 index = next(i for i, own in enumerate(self.layers) if own is layer)
                 expected = self.metadata.get("input_shape")

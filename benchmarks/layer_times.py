@@ -1,5 +1,5 @@
 """``python -m benchmarks.layer_times [NETWORK]``: where a training step's time goes, by layer
-type (forward and backward apart), for a preset on MNIST-sized batches of 64.
+type (forward and backward apart), for a benchmarked network on batches of 64 of its input shape.
 
 Every leaf layer's ``forward`` and ``backward`` are wrapped with a timer, then the trainer's
 step runs (``Trainer.train_step``: ``fast_forward``, the loss, ``fast_backward``, an SGD
@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 import nanocnn as nc
-from benchmarks.networks import NETWORKS
-from nanocnn import presets
+from benchmarks.networks import NETWORKS, build, input_shape
 from nanocnn.training import Trainer
 
 Timings = collections.defaultdict[tuple[str, str], float]
@@ -40,7 +39,7 @@ def timed(method: Callable[..., Any], key: tuple[str, str], totals: Timings) -> 
 
 def layer_times(network: str, steps: int, batch: int = 64) -> tuple[dict, float]:
     """({(layer type, "forward"/"backward"): seconds per step}, seconds per whole step)."""
-    model = presets.build(network)
+    model = build(network)
     totals: Timings = collections.defaultdict(float)
     for layer in model.modules():
         kind = type(layer).__name__
@@ -49,7 +48,7 @@ def layer_times(network: str, steps: int, batch: int = 64) -> tuple[dict, float]
     optimizer = nc.SGD(model.parameters(), 0.01, momentum=0.9, nesterov=True)
     trainer = Trainer(model, nc.SoftmaxCrossEntropy(), optimizer, progress="off")
     rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    x = rng.random((batch, *input_shape(network)), dtype=np.float32)
     y = rng.integers(0, 10, batch)
 
     def step() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from benchmarks.networks import TITLES
+from benchmarks.networks import NETWORKS, TITLES
 
 EPOCH_IMAGES = 60_000
 
@@ -18,17 +18,26 @@ EPOCH_IMAGES = 60_000
 TARGETS = [
     ("lenet_train", "LeNet-5 training epoch time, nanocnn / PyTorch", "<=", 1.0),
     ("cnn_train", "CNN training epoch time, nanocnn / PyTorch", "<=", 1.2),
-    ("resnet_train", "ResNet-8 training epoch time, nanocnn / PyTorch", "<=", 1.5),
+    ("resnet_train", "ResNet-8 training epoch time, nanocnn / PyTorch", "<=", 1.3),
+    ("resnet64_train", "ResNet-8 64x64 RGB training epoch time, nanocnn / PyTorch", "<=", 1.3),
     (
         "resnet_workers_train",
         "ResNet-8 training epoch time, nanocnn data-parallel over the cores / PyTorch",
         "<=",
-        1.5,
+        0.8,
     ),
     ("lenet_infer", "LeNet-5 inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
     ("cnn_infer", "CNN inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.5),
+    ("resnet_infer", "ResNet-8 inference throughput (batch 1000), nanocnn / PyTorch", ">=", 1.2),
+    (
+        "resnet64_infer",
+        "ResNet-8 64x64 RGB inference throughput (batch 1000), nanocnn / PyTorch",
+        ">=",
+        1.2,
+    ),
     ("naive_speedup", "LeNet-5 training speed-up over the naive loops", ">=", 300.0),
     ("cnn_limit", "CNN training epoch time / physical limit", "<=", 2.0),
+    ("resnet_limit", "ResNet-8 training epoch time / physical limit", "<=", 3.0),
     ("peak_memory_gb", "Peak memory of MNIST training (GB, worst network)", "<", 1.0),
 ]
 
@@ -89,7 +98,7 @@ def _paired(
 
 def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, float | None] = {}
-    for name in ("lenet", "cnn", "resnet"):
+    for name in NETWORKS:
         entry = networks.get(name, {})
         for kind in ("train", "infer", "workers_train"):
             ratios = entry.get(f"{kind}_ratios")
@@ -99,10 +108,13 @@ def _targets(networks: dict[str, Any]) -> list[dict[str, Any]]:
     values["naive_speedup"] = (
         ours["train_images_per_s"] / naive["train_images_per_s"] if naive and ours else None
     )
-    cnn = networks.get("cnn")
-    values["cnn_limit"] = (
-        cnn["implementations"]["nanocnn"]["epoch_s"] / cnn["limit_epoch_s"] if cnn else None
-    )
+    for name in ("cnn", "resnet"):
+        entry = networks.get(name)
+        values[f"{name}_limit"] = (
+            entry["implementations"]["nanocnn"]["epoch_s"] / entry["limit_epoch_s"]
+            if entry
+            else None
+        )
     memories = [entry["implementations"]["nanocnn"]["peak_rss_mb"] for entry in networks.values()]
     values["peak_memory_gb"] = max(memories) / 1024 if memories else None
     targets = []

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.networks import NETWORKS, forward_flops, train_flops
+from benchmarks.networks import NETWORKS, build, forward_flops, input_shape, train_flops
 from benchmarks.quiet import QuietWaiter
 from benchmarks.report import markdown, summarize
 from benchmarks.torch_reference import TORCH_VERSION, torch_available
-from nanocnn import presets
 from nanocnn.parallel.launch import mpiexec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,10 +139,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 else:
                     run = subprocess_json([*worker, impl, name], args.threads)
                 runs[impl].append({**run, "busy_before": busy})
-        model = presets.build(name)
+        model, shape = build(name), input_shape(name)
         networks[name] = {
-            "forward_flops": forward_flops(model),
-            "train_flops": train_flops(model),
+            "forward_flops": forward_flops(model, shape),
+            "train_flops": train_flops(model, shape),
             "runs": runs,
         }
     if "lenet" in networks:

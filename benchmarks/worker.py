@@ -25,13 +25,13 @@ import numpy as np
 
 import nanocnn as nc
 from benchmarks.naive import NaiveNetwork
-from benchmarks.networks import NETWORKS
-from nanocnn import presets
+from benchmarks.networks import INPUT_SHAPE, NETWORKS, build, input_shape
 from nanocnn.datasets import load_mnist
 from nanocnn.parallel import Workers
 from nanocnn.training import Trainer
 
 IMPLEMENTATIONS = ("nanocnn", "workers", "torch", "naive")
+RANDOM_IMAGES = 2048  # random data: enough for the inference batch, little memory at 64x64 RGB
 
 
 class NanocnnRunner:
@@ -48,14 +48,18 @@ class NanocnnRunner:
             model, nc.SoftmaxCrossEntropy(), optimizer, progress="off", workers=workers
         )
         self.workers = self.trainer.workers
+        self.inference: nc.Sequential | None = None  # the fused copy, after training
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
         mine = self.trainer.parallel.my_rows(np.arange(len(x)))  # noted for the draws
         self.trainer.train_step(x[mine], y[mine], len(x))
 
     def infer(self, x: np.ndarray) -> None:
-        """Inference as ``predict`` runs it (the fast order, in chunks)."""
-        self.model.fast_forward(x)
+        """Inference as ``predict`` runs it: the fast order, in chunks, on the model's
+        ``fused()`` copy (its batch norms folded), made once as a deployed model is."""
+        if self.inference is None:
+            self.inference = self.model.fused()
+        self.inference.fast_forward(x)
 
     def agree(self, go_on: bool) -> bool:
         """Rank 0's decision, so that every rank runs the same number of steps."""
@@ -87,16 +91,22 @@ class TorchRunner:
             self.net(self.torch.from_numpy(x))
 
 
-def load_data(images: int) -> tuple[np.ndarray, np.ndarray, str]:
+def load_data(
+    images: int, shape: tuple[int, int, int] = INPUT_SHAPE
+) -> tuple[np.ndarray, np.ndarray, str]:
     """The first ``images`` normalised MNIST training images and labels, and where they came
-    from; random data of the same shape if MNIST cannot be loaded (the timing is the same)."""
-    try:
-        data = load_mnist(normalize=True, download=False)
-        return data.x_train[:images], data.y_train[:images], "MNIST"
-    except nc.DataError:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((images, 1, 28, 28), dtype=np.float32)
-        return x, rng.integers(0, 10, images), "random (MNIST not found)"
+    from; random data if MNIST cannot be loaded or the images are of another ``shape``
+    (C, H, W) (the timing is the same), at most ``RANDOM_IMAGES`` of them (batches repeat)."""
+    if shape == INPUT_SHAPE:
+        try:
+            data = load_mnist(normalize=True, download=False)
+            return data.x_train[:images], data.y_train[:images], "MNIST"
+        except nc.DataError:
+            pass
+    rng, images = np.random.default_rng(0), min(images, RANDOM_IMAGES)
+    x = rng.standard_normal((images, *shape), dtype=np.float32)
+    source = "random (MNIST not found)" if shape == INPUT_SHAPE else f"random {shape}"
+    return x, rng.integers(0, 10, images), source
 
 
 def rate(
@@ -131,8 +141,8 @@ def peak_rss_mb() -> float:
 def measure(impl: str, network: str, args: argparse.Namespace, workers: Workers) -> dict:
     """Run the measurements of one implementation on one network (``workers``: the ranks
     of the ``workers`` implementation)."""
-    model = presets.build(network, seed=args.seed)
-    x, y, source = load_data(args.images)
+    model = build(network, seed=args.seed)
+    x, y, source = load_data(args.images, input_shape(network))
     if impl == "naive":
         naive = NaiveNetwork(model)
         start = time.perf_counter()

@@ -167,6 +167,18 @@ def test_the_export_command_writes_onnx_for_every_preset(
     assert_same_outputs(model, tmp_path / "m.onnx", PRESET_INPUTS[name])
 
 
+def test_the_export_command_folds_the_batch_norms_when_asked(onnx, ort, tmp_path, capsys):
+    model = presets.build("resnet", PRESET_INPUTS["resnet"])
+    model.metadata["input_shape"] = list(PRESET_INPUTS["resnet"])
+    nc.save(model, tmp_path / "model.npz")
+    for name, fuse in (("plain.onnx", []), ("fused.onnx", ["--fuse"])):
+        assert main(["export", str(tmp_path / "model.npz"), str(tmp_path / name), *fuse]) == 0
+        assert_same_outputs(model, tmp_path / name, PRESET_INPUTS["resnet"])
+    nodes = {name: onnx.load(tmp_path / name).graph.node for name in ("plain.onnx", "fused.onnx")}
+    assert sum(node.op_type == "BatchNormalization" for node in nodes["plain.onnx"]) == 9
+    assert not any(node.op_type == "BatchNormalization" for node in nodes["fused.onnx"])
+
+
 def test_the_export_command_takes_the_input_shape_from_the_model(onnx, ort, tmp_path, capsys):
     model = presets.build("lenet")
     model.metadata["input_shape"] = [1, 28, 28]

@@ -1,7 +1,7 @@
 """``nanocnn export``: a model file as ONNX (for onnxruntime, OpenCV, ONNX.js...) or in another
 container (safetensors, readable by PyTorch and Hugging Face tools, or nanocnn's ``.npz``).
 
-    nanocnn export runs/cnn/model.npz model.onnx [--input-shape 1,28,28] [--opset 21]
+    nanocnn export runs/cnn/model.npz model.onnx [--input-shape 1,28,28] [--opset 21] [--fuse]
     nanocnn export runs/cnn/model.npz model.safetensors
 """
 
@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="ONNX: one sample's shape (default: the input shape saved with the model)",
     )
     parser.add_argument("--opset", type=int, help="ONNX: the operator set (default: 21)")
+    parser.add_argument(
+        "--fuse",
+        action="store_true",
+        help="ONNX: fold each BatchNorm2D into the Conv2D before it (fewer nodes, the same "
+        "outputs up to float rounding; the graph's weight names then differ)",
+    )
     return parser
 
 
@@ -55,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
     kind = FORMATS.get(args.out.suffix.lower())
     if kind is None:
         raise ValueError(f"{args.out}: OUT must end in {', '.join(FORMATS)}")
-    if kind != "ONNX" and (args.input_shape or args.opset):
-        raise ValueError("--input-shape and --opset are options of ONNX export (OUT.onnx)")
+    if kind != "ONNX" and (args.input_shape or args.opset or args.fuse):
+        raise ValueError("--input-shape, --opset and --fuse are options of ONNX export (OUT.onnx)")
     model = load(args.model_file)
+    if args.fuse:
+        model = model.fused()
     if kind == "ONNX":
         from nanocnn.export import DEFAULT_OPSET, to_onnx
 

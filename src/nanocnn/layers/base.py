@@ -50,6 +50,9 @@ class Layer:
     # (kernel_size, stride, padding). See :meth:`spec_cost`.
     size_args: ClassVar[tuple[str, ...]] = ()
     windowed: ClassVar[bool] = False
+    # Whether ``forward`` returns a new array that the layer keeps no reference to: the fast
+    # path (``Sequential.fast_forward``) then runs a ReLU that follows it in place.
+    fresh_output: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

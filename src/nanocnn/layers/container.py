@@ -64,6 +64,13 @@ class Container(Layer):
             for key, value in arrays:
                 yield f"{name}.{key}", value
 
+    def containers(self) -> Iterator[Container]:
+        """Every container nested in this one (not itself), depth first, in order."""
+        for _, child in self.children():
+            if isinstance(child, Container):
+                yield child
+                yield from child.containers()
+
     def modules(self) -> Iterator[Layer]:
         """Every leaf layer (a layer that is not a container), depth first, in order."""
         for _, child in self.children():
@@ -135,6 +142,24 @@ def backward_layer(
     if dx is None and input_grad:
         raise RuntimeError(f"{type(layer).__name__}.backward() returned no input gradient")
     return dx if input_grad else None
+
+
+def backward_layers(
+    layers: list[Layer], dout: np.ndarray, input_grad: bool, fast: bool
+) -> np.ndarray | None:
+    """Back-propagate ``dout`` through ``layers`` in reverse, the way ``Sequential.backward``
+    runs its layers (its ``input_grad``: stop at the first layer with parameters)."""
+    if not input_grad:
+        first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        layers = layers[first:]
+    for index, layer in enumerate(reversed(layers)):
+        if not input_grad and index == len(layers) - 1:  # the first layer with parameters
+            backward_layer(layer, dout, input_grad=False, fast=fast)
+            return None
+        dx = backward_layer(layer, dout, input_grad=True, fast=fast)
+        assert dx is not None  # input_grad=True
+        dout = dx
+    return dout if input_grad else None
 
 
 def forward_kept(layer: Layer, x: np.ndarray) -> np.ndarray:

@@ -57,6 +57,8 @@ class Dense(Layer):
             "init": self.init,
         }
 
+    fresh_output = True
+
     def forward(self, x: np.ndarray, training: bool = False, keep: bool = False) -> np.ndarray:
         self._check_input(x, ndim=2, channels=self.in_features)
         out = x @ self.params["weight"].T

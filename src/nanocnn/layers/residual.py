@@ -51,6 +51,8 @@ class Residual(Container):
     ``Conv2D`` and a ``BatchNorm2D`` when the body changes the shape) or None for the
     identity. Both paths must give outputs of one shape."""
 
+    fresh_output = True
+
     def __init__(self, *layers: Layer, shortcut: Layer | None = None) -> None:
         super().__init__()
         if not layers:

@@ -178,7 +178,6 @@ def convolve_weight_grad(
     dout2: np.ndarray,
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    out_hw: tuple[int, int],
     out: np.ndarray,
     scratch: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -186,7 +185,8 @@ def convolve_weight_grad(
     convolution of ``xp`` (C, Hp, Wp, N) given ``dout2`` (O, Ho * Wo * N): the sum over the
     blocks of output rows of each block's product, its columns unfolded again into
     ``scratch`` (returned, as by :func:`convolve`)."""
-    n, wo = xp.shape[3], out_hw[1]
+    n, wo = xp.shape[3], (xp.shape[2] - kernel[1]) // stride[1] + 1
+    out_hw = (dout2.shape[1] // (wo * n), wo)
     blocks = row_blocks(out_hw, out.shape[1] * n * xp.itemsize)
     cols, scratch = _block_buffer(scratch, out.shape[1], blocks, wo * n, xp.dtype)
     # the product transposed when that puts the longer side as rows: OpenBLAS runs it up to
@@ -213,14 +213,14 @@ def convolve_input_grad(
     padded_shape: tuple[int, int, int, int],
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    out_hw: tuple[int, int],
     scratch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``col2im(weight2.T @ dout2)``, the gradient (C, Hp, Wp, N) of the padded input of a
     convolution given ``dout2`` (O, Ho * Wo * N), block of output rows by block: each block's
     columns of gradients are made in ``scratch`` and added onto their pixels. Returns it and
     the buffer (as :func:`convolve`)."""
-    n, wo = padded_shape[3], out_hw[1]
+    n, wo = padded_shape[3], (padded_shape[2] - kernel[1]) // stride[1] + 1
+    out_hw = (dout2.shape[1] // (wo * n), wo)
     blocks = row_blocks(out_hw, weight2.shape[1] * n * dout2.itemsize)
     dcols, scratch = _block_buffer(scratch, weight2.shape[1], blocks, wo * n, dout2.dtype)
     dxp = np.zeros(padded_shape, dtype=dout2.dtype)

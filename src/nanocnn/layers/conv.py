@@ -143,7 +143,7 @@ class Conv2D(Layer):
         dout2 = to_chwn(dout).reshape(self.out_channels, -1)
         dweight = self.grads["weight"].reshape(self.out_channels, -1)  # (O, C*kh*kw)
         self._scratch = convolve_weight_grad(
-            xp, dout2, self.kernel_size, self.stride, out_hw, dweight, self._scratch
+            xp, dout2, self.kernel_size, self.stride, dweight, self._scratch
         )
         if "bias" in self.params:  # row sums as a matrix-vector product: 3x faster than np.sum
             np.matmul(dout2, np.ones(dout2.shape[1], dout2.dtype), out=self.grads["bias"])
@@ -153,7 +153,7 @@ class Conv2D(Layer):
             return to_nchw(self._transposed_convolution(to_chwn(dout), xp.shape))
         weight = self.params["weight"].reshape(self.out_channels, -1)
         dxp, self._scratch = convolve_input_grad(
-            dout2, weight, xp.shape, self.kernel_size, self.stride, out_hw, self._scratch
+            dout2, weight, xp.shape, self.kernel_size, self.stride, self._scratch
         )
         return to_nchw(unpad(dxp, self.pads))
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import nanocnn as nc
-from nanocnn import kernels
 from nanocnn.gradcheck import CONV_GRID, DENSE_GRID, POOL_GRID, RESIDUAL_GRID, nested_model
 from nanocnn.presets import basic_block
 
@@ -24,12 +23,7 @@ def random(shape, seed=1):
 @pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("row_blocks", ["one block", "a block a row"])
-def test_conv2d(
-    shape, out_channels, kernel, stride, padding, bias, training, row_blocks, monkeypatch
-):
-    if row_blocks == "a block a row":  # nanocnn.kernels.convolve's blocks at their smallest
-        monkeypatch.setattr(kernels, "BLOCK_BYTES", 1)
+def test_conv2d(shape, out_channels, kernel, stride, padding, bias, training):
     layer = nc.Conv2D(shape[1], out_channels, kernel, stride, padding, bias=bias, rng=1)
     layer.params = {k: v + random(v.shape, 2) * 0.1 for k, v in layer.params.items()}
     errors = nc.gradcheck(layer, random(shape), training=training)

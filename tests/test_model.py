@@ -216,17 +216,16 @@ def test_a_slice_of_a_model_is_a_model_sharing_its_layers():
 
 def test_the_inference_copy_leaves_the_training_caches_behind():
     """input_gradient and summary run on a copy: after a training step it must not copy the
-    megabytes every layer kept for backward (the padded inputs, BatchNorm's centred input) or
-    reuses across steps (the convolutions' im2col buffers)."""
+    megabytes every layer kept for backward (the im2col columns, BatchNorm's centred input)."""
     model = presets.build("resnet")
     model.fast_forward(np.zeros((8, 1, 28, 28), dtype=np.float32), training=True)
     kept = [layer for layer in model.modules() if getattr(layer, "_cache", None) is not None]
     assert len(kept) == len(list(model.modules())) - 1  # all but the pooling (keeps a shape)
-    model.fast_backward(np.ones((8, 10), np.float32))
-    assert sum(getattr(layer, "_scratch", None) is not None for layer in model.modules()) == 9
+    model.fast_backward(np.ones((8, 10), np.float32))  # the convolutions' dx buffers too
+    assert sum(getattr(layer, "_dout_cols", None) is not None for layer in model.modules()) == 4
     detached = nc.layers.state.detached(model)
     assert all(getattr(layer, "_cache", None) is None for layer in detached.modules())
-    assert all(getattr(layer, "_scratch", None) is None for layer in detached.modules())
+    assert all(getattr(layer, "_dout_cols", None) is None for layer in detached.modules())
     assert all(layer._cache is not None for layer in kept)  # the model's own stay
     assert detached.params["0.weight"] is model.params["0.weight"]  # the weights are shared
 

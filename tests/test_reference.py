@@ -8,17 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nanocnn as nc
-from nanocnn import kernels, reference
+from nanocnn import reference
 from nanocnn.gradcheck import CONV_GRID, POOL_GRID
 
 
 @pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
-@pytest.mark.parametrize("row_blocks", ["one block", "a block a row"])
-def test_conv2d_matches_naive(
-    shape, out_channels, kernel, stride, padding, row_blocks, monkeypatch
-):
-    if row_blocks == "a block a row":  # the blocks of nanocnn.kernels.convolve at their smallest
-        monkeypatch.setattr(kernels, "BLOCK_BYTES", 1)
+def test_conv2d_matches_naive(shape, out_channels, kernel, stride, padding):
     rng = np.random.default_rng(0)
     layer = nc.Conv2D(shape[1], out_channels, kernel, stride, padding, rng=1)
     layer.params["bias"][...] = rng.standard_normal(out_channels)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
-BLOCK_BYTES = 4 << 20  # the im2col columns unfolded at a time: the L2 caches hold them
 
 
 def to_chwn(x: np.ndarray) -> np.ndarray:
@@ -79,49 +78,25 @@ def im2col(
     stride: tuple[int, int],
     out_hw: tuple[int, int],
     reuse: np.ndarray | None = None,
-    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Unfold the padded batch-last input into columns.
 
     xp (C, Hp, Wp, N) -> cols (C * kh * kw, Ho * Wo * N), with row ``(c * kh + i) * kw + j``
     holding channel c at kernel offset (i, j), so ``weight.reshape(out, -1) @ cols`` is the
     convolution (``weight`` in PyTorch's (out, in, kh, kw) order), batch-last.
-    ``rows=(y0, y1)`` unfolds only the output rows y0 to y1 - 1: the columns
-    ``y0 * Wo * N`` to ``y1 * Wo * N`` of the whole matrix (see :func:`row_blocks`).
-    The columns are written into the start of ``reuse`` when it is a 2-D array of the dtype
-    with room for them that nothing needs any more (a fresh array of megabytes costs a page
-    fault per 4 KiB).
+    The columns are written into ``reuse`` when it is an array of the right shape and dtype
+    that nothing needs any more (a fresh array of megabytes costs a page fault per 4 KiB).
     """
     c, n = xp.shape[0], xp.shape[3]
-    (kh, kw), (sh, _), (ho, wo) = kernel, stride, out_hw
-    y0, y1 = rows or (0, ho)
-    shape = (c * kh * kw, (y1 - y0) * wo * n)
-    fits = reuse is not None and reuse.dtype == xp.dtype and reuse.shape[0] == shape[0]
-    if reuse is None or not fits or reuse.shape[1] < shape[1]:
+    (kh, kw), (ho, wo) = kernel, out_hw
+    shape = (c * kh * kw, ho * wo * n)
+    if reuse is None or reuse.shape != shape or reuse.dtype != xp.dtype:
         reuse = np.empty(shape, dtype=xp.dtype)
-    cols = reuse[:, : shape[1]]
-    unfolded = cols.reshape(c, kh, kw, y1 - y0, wo, n)
+    cols = reuse.reshape(c, kh, kw, ho, wo, n)
     for i in range(kh):
         for j in range(kw):
-            unfolded[:, i, j] = window(xp, i + sh * y0, j, stride, (y1 - y0, wo))
-    return cols
-
-
-def row_blocks(out_hw: tuple[int, int], column_bytes: int) -> list[tuple[int, int]]:
-    """The output rows in blocks (y0, y1) whose im2col columns take about ``BLOCK_BYTES``
-    (one row at least), ``column_bytes`` being one output pixel's column of the whole batch.
-
-    A convolution unfolds and multiplies one block of rows after the other through one small
-    buffer, instead of unfolding its whole input first: the columns (nine times the input for
-    a 3x3 kernel) are written and read back while they are in the core's cache, not memory,
-    and the layer keeps only its padded input for backward. (ResNet-8 at 16 channels, batch
-    64: a 4 MiB block is four output rows, 4 x 28 x 64 columns of 144 numbers, where the
-    whole matrix takes 29 MB.) Blocks much smaller than the caches cost the BLAS threads a
-    wake-up per product for little.
-    """
-    ho, wo = out_hw
-    rows = max(1, BLOCK_BYTES // max(1, column_bytes * wo))
-    return [(y0, min(y0 + rows, ho)) for y0 in range(0, ho, rows)]
+            cols[:, i, j] = window(xp, i, j, stride, out_hw)
+    return reuse
 
 
 def col2im(
@@ -130,117 +105,17 @@ def col2im(
     kernel: tuple[int, int],
     stride: tuple[int, int],
     out_hw: tuple[int, int],
-    into: np.ndarray | None = None,
-    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column entry back onto the pixel it came from.
 
     cols (C * kh * kw, Ho * Wo * N) -> (C, Hp, Wp, N). Overlapping windows add up, which is
-    exactly the chain rule for a pixel that several output positions read. ``rows=(y0, y1)``:
-    ``cols`` holds only those output rows (as :func:`im2col`'s); ``into``: add onto that
-    array (of ``padded_shape``) rather than zeros, and return it.
+    exactly the chain rule for a pixel that several output positions read.
     """
     c, n = padded_shape[0], padded_shape[3]
-    (kh, kw), (sh, _), (ho, wo) = kernel, stride, out_hw
-    y0, y1 = rows or (0, ho)
-    cols = cols.reshape(c, kh, kw, y1 - y0, wo, n)
-    xp = np.zeros(padded_shape, dtype=cols.dtype) if into is None else into
+    (kh, kw), (ho, wo) = kernel, out_hw
+    cols = cols.reshape(c, kh, kw, ho, wo, n)
+    xp = np.zeros(padded_shape, dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            window(xp, i + sh * y0, j, stride, (y1 - y0, wo))[...] += cols[:, i, j]
+            window(xp, i, j, stride, out_hw)[...] += cols[:, i, j]
     return xp
-
-
-def convolve(
-    xp: np.ndarray,
-    weight2: np.ndarray,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    out_hw: tuple[int, int],
-    scratch: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``weight2 @ im2col(xp)``, the convolution of a padded batch-last ``xp`` (C, Hp, Wp, N)
-    with ``weight2`` (O, C * kh * kw): (O, Ho * Wo * N), unfolded and multiplied block of
-    output rows by block (:func:`row_blocks`) in ``scratch``, a flat buffer reused when it is
-    large enough. Returns the output and the buffer, for the next call."""
-    n, (ho, wo) = xp.shape[3], out_hw
-    blocks = row_blocks(out_hw, weight2.shape[1] * n * xp.itemsize)
-    cols, scratch = _block_buffer(scratch, weight2.shape[1], blocks, wo * n, xp.dtype)
-    out = np.empty((weight2.shape[0], ho * wo * n), dtype=xp.dtype)
-    for y0, y1 in blocks:
-        block = im2col(xp, kernel, stride, out_hw, cols, (y0, y1))
-        np.matmul(weight2, block, out=out[:, y0 * wo * n : y1 * wo * n])
-    return out, scratch
-
-
-def convolve_weight_grad(
-    xp: np.ndarray,
-    dout2: np.ndarray,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    out_hw: tuple[int, int],
-    out: np.ndarray,
-    scratch: np.ndarray | None = None,
-) -> np.ndarray:
-    """``out[...] = dout2 @ im2col(xp).T``, the weight gradient (O, C * kh * kw) of the
-    convolution of ``xp`` (C, Hp, Wp, N) given ``dout2`` (O, Ho * Wo * N): the sum over the
-    blocks of output rows of each block's product, its columns unfolded again into
-    ``scratch`` (returned, as by :func:`convolve`)."""
-    n, wo = xp.shape[3], out_hw[1]
-    blocks = row_blocks(out_hw, out.shape[1] * n * xp.itemsize)
-    cols, scratch = _block_buffer(scratch, out.shape[1], blocks, wo * n, xp.dtype)
-    # the product transposed when that puts the longer side as rows: OpenBLAS runs it up to
-    # twice as fast (ResNet-8: O = 16 rows against 144)
-    transposed = out.shape[1] > out.shape[0]
-    part = np.empty(out.shape[::-1] if transposed else out.shape, dtype=out.dtype)
-    for index, (y0, y1) in enumerate(blocks):
-        block = im2col(xp, kernel, stride, out_hw, cols, (y0, y1))
-        dblock = dout2[:, y0 * wo * n : y1 * wo * n]
-        if transposed:
-            np.matmul(block, dblock.T, out=part)
-        else:
-            np.matmul(dblock, block.T, out=part)
-        if index:
-            out += part.T if transposed else part
-        else:
-            out[...] = part.T if transposed else part
-    return scratch
-
-
-def convolve_input_grad(
-    dout2: np.ndarray,
-    weight2: np.ndarray,
-    padded_shape: tuple[int, int, int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    out_hw: tuple[int, int],
-    scratch: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``col2im(weight2.T @ dout2)``, the gradient (C, Hp, Wp, N) of the padded input of a
-    convolution given ``dout2`` (O, Ho * Wo * N), block of output rows by block: each block's
-    columns of gradients are made in ``scratch`` and added onto their pixels. Returns it and
-    the buffer (as :func:`convolve`)."""
-    n, wo = padded_shape[3], out_hw[1]
-    blocks = row_blocks(out_hw, weight2.shape[1] * n * dout2.itemsize)
-    dcols, scratch = _block_buffer(scratch, weight2.shape[1], blocks, wo * n, dout2.dtype)
-    dxp = np.zeros(padded_shape, dtype=dout2.dtype)
-    for y0, y1 in blocks:
-        block = dcols[:, : (y1 - y0) * wo * n]
-        np.matmul(weight2.T, dout2[:, y0 * wo * n : y1 * wo * n], out=block)
-        col2im(block, padded_shape, kernel, stride, out_hw, dxp, (y0, y1))
-    return dxp, scratch
-
-
-def _block_buffer(
-    scratch: np.ndarray | None,
-    rows: int,
-    blocks: list[tuple[int, int]],
-    row_columns: int,
-    dtype: np.dtype,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A (rows, columns of the largest block) array in ``scratch`` (a flat buffer) when it has
-    room, else in a new one; and the buffer."""
-    size = rows * max(y1 - y0 for y0, y1 in blocks) * row_columns
-    if scratch is None or scratch.dtype != dtype or scratch.size < size:
-        scratch = np.empty(size, dtype=dtype)
-    return scratch[:size].reshape(rows, -1), scratch

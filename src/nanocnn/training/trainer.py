@@ -3,19 +3,15 @@
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), seed=0)
     history = trainer.fit(x, y, epochs=5, validation_split=0.1)
 
-Data rules (those of ``Sequential.predict``, :func:`nanocnn.layers.inputs.as_input`): ``x``
-holds floating-point values (NCHW images, or (N, features)), converted to the model's dtype;
-integer images (uint8) are refused: scale them first, or give ``inputs``, which converts each
-drawn batch of stored samples (e.g. uint8 pictures to normalised floats), so a large data set
-stays small in memory. NaN or inf is refused. The targets ``y`` follow the loss's rule
-(``Loss.check_target``). ``augment`` changes the training batches at random. The figure logged
-beside the loss is ``metric`` (:mod:`.metrics`; a task gives its own), by default the loss's
-usual one: accuracy for classifiers, the MAE otherwise.
+``x`` follows ``Sequential.predict``'s rules (:func:`nanocnn.layers.inputs.as_input`), or
+``inputs`` converts each drawn batch of stored samples (uint8 pictures stay small in memory);
+``y`` the loss's (``Loss.check_target``). ``augment`` changes the training batches at random.
+Beside the loss is logged ``metric`` (:mod:`.metrics`; a task gives its own), by default
+accuracy for classifiers, the MAE otherwise.
 
-Everything random (shuffling, augmentation, the validation split, every random layer such as
-``Dropout``) comes from generators seeded by ``seed``: with the same seed on the same machine
-two runs give bit-identical weights, and a run resumed from a checkpoint ends exactly where an
-uninterrupted one does.
+Everything random (shuffling, augmentation, the validation split, random layers) comes from
+generators seeded by ``seed``: the same seed on the same machine gives bit-identical weights,
+and a run resumed from a checkpoint ends exactly where an uninterrupted one does.
 
 The trainer's parts are callbacks run around the user's ``callbacks``: the progress display
 (``progress``: :class:`ProgressLogger`), the watch that stops a run whose loss or weights
@@ -26,10 +22,9 @@ batch of an epoch is dropped when it holds one sample (``drop_last=None``): Batc
 normalise one sample; ``drop_last=True`` drops any incomplete last batch, ``False`` none.
 
 One process or many, the loop is the same: ``workers`` (:class:`nanocnn.parallel.Workers`, by
-default this process alone) are the ranks of the run. With several (an ``mpiexec`` job), each
-runs its share of every global batch of ``batch_size`` and the run is the 1-process run up to
-float summation order (:mod:`nanocnn.parallel.data_parallel`); rank 0 alone prints and writes;
-``check_weights=N`` compares the ranks' weights every N steps (a debugging aid).
+default this process alone) are the ranks of the run, each running its share of every global
+batch: the 1-process run up to float summation order (:mod:`nanocnn.parallel.data_parallel`);
+rank 0 alone prints and writes; ``check_weights=N`` compares the ranks' weights every N steps.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ pair is one layer), so it is for inference and export, not for training or state
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from nanocnn.layers.base import Layer
@@ -42,14 +44,21 @@ def fold_pairs(layers: list[Layer]) -> list[Layer]:
 
 
 def fold_batchnorm(conv: Conv2D, norm: BatchNorm2D) -> Conv2D:
-    """The one ``Conv2D`` (with bias) that computes ``norm(conv(x))`` in inference."""
+    """The one ``Conv2D`` (with bias) that computes ``norm(conv(x))`` in inference: a copy of
+    ``conv`` with new weight and bias arrays (no random initialisation to throw away: this
+    runs on every ``predict``)."""
     dtype = conv.params["weight"].dtype
     scale = norm.params["weight"].astype(np.float64) / np.sqrt(
         norm.buffers["running_var"].astype(np.float64) + norm.eps
     )
     bias = conv.params["bias"].astype(np.float64) if "bias" in conv.params else 0.0
-    folded = Conv2D(**{**conv.config(), "bias": True}, dtype=dtype)
-    folded.params["weight"][...] = conv.params["weight"] * scale[:, None, None, None]
     shift = norm.params["bias"].astype(np.float64) - scale * norm.buffers["running_mean"]
-    folded.params["bias"][...] = scale * bias + shift
+    folded = copy.copy(conv)
+    folded.params = {
+        "weight": (conv.params["weight"] * scale[:, None, None, None]).astype(dtype),
+        "bias": (scale * bias + shift).astype(dtype),
+    }
+    folded.grads = {name: np.zeros_like(value) for name, value in folded.params.items()}
+    for name in folded.transient:  # what conv's last pass kept is not the copy's
+        setattr(folded, name, None)
     return folded

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nanocnn as nc
-from nanocnn import reference
+from nanocnn import kernels, reference
 from nanocnn.gradcheck import CONV_GRID, POOL_GRID
 
 
@@ -31,6 +31,25 @@ def test_conv2d_matches_naive(shape, out_channels, kernel, stride, padding):
     np.testing.assert_allclose(layer.grads["weight"], dw_ref, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(layer.grads["bias"], db_ref, rtol=1e-5, atol=1e-4)
     assert dx.dtype == np.float32 and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000, kernels.BLOCK_BYTES])
+@pytest.mark.parametrize(("shape", "out_channels", "kernel", "stride", "padding"), CONV_GRID)
+def test_conv2d_inference_by_blocks_matches_naive(
+    monkeypatch, block_bytes, shape, out_channels, kernel, stride, padding
+):
+    """Inference unfolds the columns a block of output rows at a time: one row a block, a
+    few, and the whole image in one all give the reference's convolution."""
+    monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(0)
+    layer = nc.Conv2D(shape[1], out_channels, kernel, stride, padding, rng=1)
+    layer.params["bias"][...] = rng.standard_normal(out_channels)
+    x = rng.standard_normal(shape).astype(np.float32)
+    weight, bias = layer.params["weight"], layer.params["bias"]
+    expected = reference.conv2d(x, weight, bias, layer.stride, layer.pads)
+    for _ in range(2):  # the second call reuses the first one's block buffer
+        np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-5, atol=1e-5)
+    assert layer._cache is None  # nothing kept for a backward
 
 
 @pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), POOL_GRID)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
+BLOCK_BYTES = 4 << 20  # the im2col columns :func:`convolve` unfolds at a time: L2 holds them
 
 
 def to_chwn(x: np.ndarray) -> np.ndarray:
@@ -78,25 +79,67 @@ def im2col(
     stride: tuple[int, int],
     out_hw: tuple[int, int],
     reuse: np.ndarray | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Unfold the padded batch-last input into columns.
 
     xp (C, Hp, Wp, N) -> cols (C * kh * kw, Ho * Wo * N), with row ``(c * kh + i) * kw + j``
     holding channel c at kernel offset (i, j), so ``weight.reshape(out, -1) @ cols`` is the
     convolution (``weight`` in PyTorch's (out, in, kh, kw) order), batch-last.
-    The columns are written into ``reuse`` when it is an array of the right shape and dtype
-    that nothing needs any more (a fresh array of megabytes costs a page fault per 4 KiB).
+    ``rows=(y0, y1)`` unfolds only the output rows y0 to y1 - 1: the columns
+    ``y0 * Wo * N`` to ``y1 * Wo * N`` of the whole matrix (see :func:`convolve`).
+    The columns are written into the start of ``reuse`` when it is an array of the dtype with
+    that many rows and at least that many columns that nothing needs any more (a fresh array
+    of megabytes costs a page fault per 4 KiB).
     """
     c, n = xp.shape[0], xp.shape[3]
-    (kh, kw), (ho, wo) = kernel, out_hw
-    shape = (c * kh * kw, ho * wo * n)
-    if reuse is None or reuse.shape != shape or reuse.dtype != xp.dtype:
+    (kh, kw), (sh, _), (ho, wo) = kernel, stride, out_hw
+    y0, y1 = rows or (0, ho)
+    shape = (c * kh * kw, (y1 - y0) * wo * n)
+    fits = reuse is not None and reuse.dtype == xp.dtype and reuse.shape[0] == shape[0]
+    if reuse is None or not fits or reuse.shape[1] < shape[1]:
         reuse = np.empty(shape, dtype=xp.dtype)
-    cols = reuse.reshape(c, kh, kw, ho, wo, n)
+    cols = reuse[:, : shape[1]]
+    unfolded = cols.reshape(c, kh, kw, y1 - y0, wo, n)
     for i in range(kh):
         for j in range(kw):
-            cols[:, i, j] = window(xp, i, j, stride, out_hw)
-    return reuse
+            unfolded[:, i, j] = window(xp, i + sh * y0, j, stride, (y1 - y0, wo))
+    return cols
+
+
+def convolve(
+    xp: np.ndarray,
+    weight2: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    out_hw: tuple[int, int],
+    scratch: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``weight2 @ im2col(xp)`` without the whole im2col matrix: the convolution of a padded
+    batch-last ``xp`` (C, Hp, Wp, N) with ``weight2`` (O, C * kh * kw), (O, Ho * Wo * N).
+
+    The output rows go in blocks whose columns take about ``BLOCK_BYTES`` (one row at least):
+    each block is unfolded into ``scratch`` and multiplied while it is still in the core's
+    cache, instead of writing the whole matrix (nine times the input for a 3x3 kernel) to
+    memory and reading it back. Inference's path: training keeps the whole matrix for dW.
+    Returns the output and the scratch buffer, for the next call (the one given, unused,
+    when one block is the whole matrix).
+    """
+    n, (ho, wo) = xp.shape[3], out_hw
+    row_columns = wo * n  # the columns of one output row
+    rows = max(1, BLOCK_BYTES // max(1, weight2.shape[1] * row_columns * xp.itemsize))
+    if rows >= ho:  # one block: the whole matrix, in a fresh array (a small one is cheap)
+        return weight2 @ im2col(xp, kernel, stride, out_hw), scratch
+    size = weight2.shape[1] * rows * row_columns
+    if scratch is None or scratch.dtype != xp.dtype or scratch.size < size:
+        scratch = np.empty(size, dtype=xp.dtype)
+    cols = scratch[:size].reshape(weight2.shape[1], -1)
+    out = np.empty((weight2.shape[0], ho * row_columns), dtype=xp.dtype)
+    for y0 in range(0, ho, rows):
+        y1 = min(y0 + rows, ho)
+        block = im2col(xp, kernel, stride, out_hw, cols, (y0, y1))
+        np.matmul(weight2, block, out=out[:, y0 * row_columns : y1 * row_columns])
+    return out, scratch
 
 
 def col2im(

@@ -5,6 +5,10 @@ Forward, with cols = im2col(x) of shape (C*kh*kw, Ho*Wo*N) (batch-last, see
 
     out2 = W2 @ cols + b[:, None]                      (O, Ho*Wo*N) -> (N, O, Ho, Wo) view
 
+Training keeps cols for dW; inference (``training`` and ``keep`` false) never makes the
+whole matrix: :func:`nanocnn.kernels.convolve` unfolds and multiplies a cache-sized block
+of output rows at a time (ResNet-8 at 64x64 RGB: 1.6x the images a second).
+
 Backward, given dout2 = dout rearranged to (O, Ho*Wo*N) (free for a batch-last dout):
 
     dW2   = dout2 @ cols.T                             (O, C*kh*kw)
@@ -38,7 +42,17 @@ import numpy as np
 
 from nanocnn.errors import InputShapeError
 from nanocnn.init import Init, init_weight
-from nanocnn.kernels import Pads, col2im, im2col, output_size, pad, to_chwn, to_nchw, unpad
+from nanocnn.kernels import (
+    Pads,
+    col2im,
+    convolve,
+    im2col,
+    output_size,
+    pad,
+    to_chwn,
+    to_nchw,
+    unpad,
+)
 from nanocnn.layers.base import MAX_PADDING, Layer, as_int, as_pair, as_rng
 from nanocnn.layers.registry import register_layer
 
@@ -56,7 +70,7 @@ class Conv2D(Layer):
     ``bias`` (C_out,).
     """
 
-    transient = ("_cache", "_dout_cols")
+    transient = ("_cache", "_dout_cols", "_scratch")
     size_args = ("in_channels", "out_channels")
     windowed = True
     fresh_output = True
@@ -89,6 +103,7 @@ class Conv2D(Layer):
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self._cache: tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int]] | None = None
         self._dout_cols: np.ndarray | None = None  # the backward's own im2col buffer
+        self._scratch: np.ndarray | None = None  # inference's block of columns
 
     def config(self) -> dict[str, Any]:
         padding = self.padding if isinstance(self.padding, str) else list(self.padding)
@@ -106,13 +121,19 @@ class Conv2D(Layer):
         self._check_input(x, ndim=4, channels=self.in_channels)
         out_hw = _out_hw(self, x.shape)
         xp = pad(to_chwn(x), self.pads)  # (C, Hp, Wp, N)
-        dead = self._cache[0] if self._cache is not None else None  # the last batch's cols
-        cols = im2col(xp, self.kernel_size, self.stride, out_hw, dead)  # (C*kh*kw, Ho*Wo*N)
         weight = self.params["weight"].reshape(self.out_channels, -1)
-        out = weight @ cols  # (O, Ho*Wo*N)
+        if training or keep:  # the whole columns matrix, kept for dW
+            dead = self._cache[0] if self._cache is not None else None  # the last batch's
+            cols = im2col(xp, self.kernel_size, self.stride, out_hw, dead)  # (C*kh*kw, Ho*Wo*N)
+            out = weight @ cols  # (O, Ho*Wo*N)
+            self._cache = (cols, xp.shape, out_hw)
+        else:  # inference: unfolded and multiplied a cache-sized block at a time
+            out, self._scratch = convolve(
+                xp, weight, self.kernel_size, self.stride, out_hw, self._scratch
+            )
+            self._cache = None
         if "bias" in self.params:
             out += self.params["bias"][:, None]
-        self._cache = (cols, xp.shape, out_hw) if training or keep else None
         # (O, Ho*Wo*N) -> (O, Ho, Wo, N) -> (N, O, Ho, Wo) view
         return to_nchw(out.reshape(self.out_channels, *out_hw, x.shape[0]))
 

@@ -165,6 +165,9 @@ def test_the_resume_command_of_an_age_run_names_its_task_and_folder() -> None:
         "nanocnn train --resume --out runs/age --task age --seed 3 --data-dir 'my faces' "
         "--image-size 64 --loss huber"
     )
+    assert resume_command(options, Path("runs/age"), workers=2).endswith(
+        "--image-size 64 --loss huber --workers 2"
+    )  # a data-parallel run trains on over as many processes
 
 
 def test_evaluate_tests_on_the_faces_a_limited_run_tested_on(cli_run, tmp_path, capsys):

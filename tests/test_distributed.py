@@ -241,7 +241,9 @@ def test_a_signal_stops_every_rank_and_says_how_to_resume(
     assert job.returncode == 128 + stop, stderr
     assert [pid for pid in ranks if Path(f"/proc/{pid}").exists()] == []
     epoch = load_arrays(out / "checkpoint.npz")[1]["epoch"]  # a whole, readable checkpoint
-    command = f"nanocnn train --resume --out {out} --model lenet --epochs 8 --limit 1000"
+    command = (
+        f"nanocnn train --resume --out {out} --model lenet --epochs 8 --limit 1000 --workers 2"
+    )
     assert stderr.count("interrupted") == 1, stderr
     assert (
         f"interrupted: the state after epoch {epoch} is saved in {out / 'checkpoint.npz'}; "
@@ -250,7 +252,7 @@ def test_a_signal_stops_every_rank_and_says_how_to_resume(
     assert "MPI_Abort" not in stdout + stderr and "BAD TERMINATION" not in stdout + stderr
     assert [path.name for path in out.iterdir() if path.name.startswith(".")] == []
     resumed = subprocess.run(
-        [sys.executable, "-m", "nanocnn.cli", *shlex.split(command)[1:], "--workers", "2"],
+        [sys.executable, "-m", "nanocnn.cli", *shlex.split(command)[1:]],
         capture_output=True, text=True, timeout=300, env={**os.environ, **ONE_THREAD},
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr

@@ -70,11 +70,13 @@ def recorded_options(options: TrainOptions, **resolved: Any) -> dict[str, Any]:
     return {**recorded, **resolved}
 
 
-def resume_command(options: TrainOptions, out: Path) -> str:
+def resume_command(options: TrainOptions, out: Path, workers: int = 1) -> str:
     """The command that continues this run: ``--resume`` and ``--out`` (the run folder's
-    options.json holds the rest; they are spelled out too, for the record)."""
+    options.json holds the rest; they are spelled out too, for the record), and
+    ``--workers`` for a run over more than one process, which trains on as many again."""
     words = option_words(options, skip=NOT_KEPT)
-    return " ".join(["nanocnn train --resume", option_flag("out", out), *words])
+    ranks = [option_flag("workers", workers)] if workers > 1 else []
+    return " ".join(["nanocnn train --resume", option_flag("out", out), *words, *ranks])
 
 
 def option_words(options: TrainOptions, skip: tuple[str, ...] = ("progress",)) -> list[str]:

@@ -159,7 +159,8 @@ def run_training(
         else:
             say(
                 f"\ninterrupted: the state after epoch {trainer.saved_epoch} is saved in "
-                f"{run.checkpoint_file}; continue with: {resume_command(options, run.path)}",
+                f"{run.checkpoint_file}; continue with: "
+                f"{resume_command(options, run.path, trainer.workers.size)}",
                 file=sys.stderr,
             )
         raise

@@ -52,6 +52,24 @@ def test_conv2d_inference_by_blocks_matches_naive(
     assert layer._cache is None  # nothing kept for a backward
 
 
+def test_a_smaller_batch_after_a_larger_one_trains_on_the_reused_columns():
+    """Training unfolds each batch into the columns buffer of the last one when it is large
+    enough (an epoch's short last batch): forward and backward still equal the reference."""
+    rng = np.random.default_rng(0)
+    layer = nc.Conv2D(3, 4, 3, stride=2, padding=1, rng=1)
+    weight, bias = layer.params["weight"], layer.params["bias"]
+    for n in (5, 2, 3):
+        x = rng.standard_normal((n, 3, 9, 8)).astype(np.float32)
+        out = layer.forward(x, training=True)
+        expected = reference.conv2d(x, weight, bias, layer.stride, layer.pads)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        dx = layer.backward(dout)
+        dx_ref, dw_ref, _ = reference.conv2d_backward(x, weight, dout, layer.stride, layer.pads)
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(layer.grads["weight"], dw_ref, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), POOL_GRID)
 @pytest.mark.parametrize(
     ("pool", "forward", "backward"),

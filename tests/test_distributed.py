@@ -188,6 +188,21 @@ def test_warnings_are_said_once_as_one_process_says_them(tmp_path: Path) -> None
     assert said[1] == said[0]
 
 
+def test_a_network_with_batchnorm_trains_on_two_workers_to_the_end(tmp_path: Path) -> None:
+    """``nanocnn train --model resnet --workers 2``: every BatchNorm sums its statistics over
+    the ranks, and the job's copies of the model (the training snapshots, the fused model
+    that tests it) are made on each rank; the run ends with its metrics and snapshots."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "nanocnn.cli", "train", "--model", "resnet", "--workers"]
+    run = subprocess.run(
+        [*command, "2", "--limit", "300", "--epochs", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **ONE_THREAD},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads((out / "metrics.json").read_text())["training"]["workers"] == 2
+    assert (out / "snapshots.npz").exists() and (out / "model.npz").exists()
+
+
 def test_killing_a_rank_ends_the_job_and_resume_completes_it(tmp_path: Path) -> None:
     """A real ``nanocnn train --workers 2`` whose rank 1 is killed (SIGKILL) after the first
     checkpoint: the job ends within seconds saying which worker stopped, the checkpoint is

@@ -230,6 +230,34 @@ def test_the_inference_copy_leaves_the_training_caches_behind():
     assert detached.params["0.weight"] is model.params["0.weight"]  # the weights are shared
 
 
+class _Link:
+    """Stands for an MPI communicator: a link to other processes, which cannot be copied."""
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+    def __deepcopy__(self, memo: dict) -> _Link:
+        raise ValueError("cannot serialize 'mpi4py.MPI.Intracomm' instance")
+
+
+def test_the_inference_copy_of_a_data_parallel_model_computes_alone():
+    """On a rank of ``--workers``, every BatchNorm sums its statistics over the ranks through
+    ``sync``. The copies that predict, summarise, fold or snapshot the model must leave that
+    link behind (it cannot be copied, and a copy must not wait for other ranks); the model
+    keeps it."""
+    model = presets.build("resnet")
+    link = _Link()
+    norms = [layer for layer in model.modules() if isinstance(layer, nc.BatchNorm2D)]
+    for norm in norms:
+        norm.sync = link.sum
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    copy = nc.layers.state.detached(model)
+    assert all(layer.sync is None for layer in copy.modules() if isinstance(layer, nc.BatchNorm2D))
+    assert all(norm.sync == link.sum for norm in norms)
+    np.testing.assert_allclose(model.fused().predict(x), model.predict(x), rtol=1e-4, atol=1e-5)
+    assert "BatchNorm2D" in model.summary((1, 28, 28))
+
+
 def test_summary_between_forward_and_backward_keeps_the_caches():
     x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
     dout = np.random.default_rng(1).standard_normal((4, 10)).astype(np.float32)

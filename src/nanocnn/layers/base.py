@@ -42,7 +42,8 @@ class Layer:
     """Base class of every layer: the protocol, a readable ``repr`` and dtype conversion."""
 
     # the attributes that hold what one pass leaves for the next (the cache for backward,
-    # scratch buffers): the copies ``input_gradient`` and ``summary`` run on start without them
+    # scratch buffers) or tie the layer to this run: the copies that ``detached`` makes (for
+    # ``input_gradient``, ``summary``, ``fused``, the snapshots) start without them
     transient: tuple[str, ...] = ("_cache",)
     # What a model file's spec of this layer declares, checked before anything is built (a
     # small hostile file must not make the loader allocate gigabytes): the arguments whose

@@ -55,6 +55,8 @@ class _BatchNorm(Layer):
 
     size_args = ("num_features",)
     fresh_output = True
+    # and ``sync``, the link to the other ranks of a data-parallel run: a copy computes alone
+    transient = ("_cache", "sync")
 
     ndim = 0
 

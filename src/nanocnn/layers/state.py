@@ -76,7 +76,8 @@ def detached(model: ContainerT) -> ContainerT:
     """A copy of ``model`` that shares its parameters and buffers but has its own gradients,
     caches and random generators: running it in inference changes nothing of ``model``. The
     layers' ``transient`` attributes (what the last pass kept for backward, scratch buffers:
-    megabytes after a training step) are not copied; the copy starts without."""
+    megabytes after a training step; a BatchNorm's link to the other ranks of a data-parallel
+    run, which cannot be copied) are not copied; the copy starts without."""
     memo: dict[int, Any] = {id(value): value for _, value in model.named_arrays()}
     for layer in model.modules():
         for name in layer.transient:

@@ -96,8 +96,12 @@ def im2col(
     (kh, kw), (sh, _), (ho, wo) = kernel, stride, out_hw
     y0, y1 = rows or (0, ho)
     shape = (c * kh * kw, (y1 - y0) * wo * n)
-    fits = reuse is not None and reuse.dtype == xp.dtype and reuse.shape[0] == shape[0]
-    if reuse is None or not fits or reuse.shape[1] < shape[1]:
+    if (
+        reuse is None
+        or reuse.dtype != xp.dtype
+        or reuse.shape[0] != shape[0]
+        or reuse.shape[1] < shape[1]
+    ):
         reuse = np.empty(shape, dtype=xp.dtype)
     cols = reuse[:, : shape[1]]
     unfolded = cols.reshape(c, kh, kw, y1 - y0, wo, n)
